@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace B12x.Cli;
+
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        var root = new RootCommand("b12x: fused NVFP4 Mixture-of-Experts layers for .NET.");
+        return root.Parse(args).Invoke();
+    }
+}

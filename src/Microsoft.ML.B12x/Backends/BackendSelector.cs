@@ -1,0 +1,83 @@
+using System;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.B12x.Backends.Cpu;
+using Microsoft.ML.B12x.Backends.Cuda;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.B12x.Backends;
+
+/// <summary>
+/// Chooses where a validated problem runs: on the device its tensors live on unless
+/// <see cref="FusedMoeOptions.Device"/> says otherwise; with <see cref="ComputeDevice.Auto"/>, a CUDA problem the
+/// CUDA backend cannot serve falls back to the CPU with a logged reason.
+/// </summary>
+internal static class BackendSelector
+{
+    public static Tensor Run(MoeProblem problem)
+    {
+        ComputeDevice requested = problem.Options.Device;
+        bool onCuda = problem.Device.type == DeviceType.CUDA;
+        if (!onCuda)
+        {
+            return requested == ComputeDevice.Cuda
+                ? RunElsewhere(problem, new Device(DeviceType.CUDA, CudaMoeBackend.CurrentDeviceIndex()), ComputeDevice.Cuda)
+                : RunOn(CpuMoeBackend.Instance, problem);
+        }
+        if (requested == ComputeDevice.Cpu)
+        {
+            return RunElsewhere(problem, CPU, ComputeDevice.Cpu);
+        }
+        string? reason = CudaMoeBackend.Instance.WhyNotSupported(problem);
+        if (reason is null)
+        {
+            return RunOn(CudaMoeBackend.Instance, problem);
+        }
+        if (requested == ComputeDevice.Cuda)
+        {
+            throw new NotSupportedException(reason);
+        }
+        B12xOps.Logger.LogWarning("Fused MoE on {Device} runs on the CPU backend instead: {Reason}", problem.Device, reason);
+        return RunElsewhere(problem, CPU, ComputeDevice.Cpu);
+    }
+
+    private static Tensor RunOn(IMoeBackend backend, MoeProblem problem)
+    {
+        string? reason = backend.WhyNotSupported(problem);
+        if (reason is not null)
+        {
+            throw new NotSupportedException(reason);
+        }
+        Tensor output = problem.Output ?? empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
+        if (problem.Tokens > 0)
+        {
+            backend.Run(problem, output);
+        }
+        return output;
+    }
+
+    /// <summary>Copies the inputs to <paramref name="target"/>, runs there, and copies the result back.</summary>
+    private static Tensor RunElsewhere(MoeProblem problem, Device target, ComputeDevice where)
+    {
+        using var scope = NewDisposeScope();
+        FusedMoeOptions options = problem.Options with
+        {
+            Device = where,
+            Output = null,
+            ScaleLayout = problem.ScaleLayout,
+            Fc2InputScale = problem.Fc2InputScale?.Values.to(target),
+            InputGlobalScale = problem.InputGlobalScale?.Values.to(target),
+        };
+        Tensor result = B12xOps.FusedMoe(
+            problem.X.to(target), problem.W1Weight.to(target), problem.W1Scales.to(target),
+            problem.W2Weight.to(target), problem.W2Scales.to(target), problem.ExpertIds.to(target),
+            problem.RoutingWeights.to(target), problem.NumExperts, problem.TopK,
+            problem.W1Alpha.Values.to(target), problem.W2Alpha.Values.to(target), options);
+        if (problem.Output is not null)
+        {
+            problem.Output.copy_(result);
+            return problem.Output;
+        }
+        return result.to(problem.Device).MoveToOuterDisposeScope();
+    }
+}

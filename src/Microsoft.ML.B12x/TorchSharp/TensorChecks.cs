@@ -1,0 +1,76 @@
+using System;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.B12x.TorchSharp;
+
+/// <summary>
+/// Argument checks on tensors. Each failure is an <see cref="ArgumentException"/> that names the parameter, what was
+/// expected and what came.
+/// </summary>
+internal static class TensorChecks
+{
+    /// <summary>LibTorch's float8_e4m3fn, which TorchSharp 0.107's enum does not name.</summary>
+    public const ScalarType Float8E4M3 = (ScalarType)24;
+
+    public static Tensor NotNull(Tensor? tensor, string name)
+    {
+        if (tensor is null)
+        {
+            throw new ArgumentNullException(name, $"{name} is required.");
+        }
+        if (tensor.IsInvalid)
+        {
+            throw new ArgumentException($"{name} has been disposed.", name);
+        }
+        return tensor;
+    }
+
+    public static void Dtype(Tensor tensor, string name, params ScalarType[] accepted)
+    {
+        if (!accepted.Contains(tensor.dtype))
+        {
+            throw new ArgumentException(
+                $"{name} must have dtype {string.Join(" or ", accepted.Select(DtypeName))}; got {DtypeName(tensor.dtype)}.", name);
+        }
+    }
+
+    public static void Rank(Tensor tensor, string name, int rank)
+    {
+        if (tensor.dim() != rank)
+        {
+            throw new ArgumentException($"{name} must have rank {rank}; got shape {ShapeText(tensor.shape)}.", name);
+        }
+    }
+
+    public static void Shape(Tensor tensor, string name, params long[] expected)
+    {
+        if (!tensor.shape.SequenceEqual(expected))
+        {
+            throw new ArgumentException($"{name} must have shape {ShapeText(expected)}; got {ShapeText(tensor.shape)}.", name);
+        }
+    }
+
+    public static void Contiguous(Tensor tensor, string name)
+    {
+        if (!tensor.is_contiguous())
+        {
+            throw new ArgumentException(
+                $"{name} must be contiguous (row-major); got strides {ShapeText(tensor.stride())} for shape {ShapeText(tensor.shape)}. Call .contiguous() first.",
+                name);
+        }
+    }
+
+    public static void SameDevice(Tensor tensor, string name, Device device)
+    {
+        if (tensor.device_type != device.type || (device.type == DeviceType.CUDA && tensor.device_index != device.index))
+        {
+            throw new ArgumentException($"{name} must be on {device} like x; got {tensor.device}.", name);
+        }
+    }
+
+    public static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
+
+    public static string DtypeName(ScalarType type) => type == Float8E4M3 ? "Float8_e4m3fn" : type.ToString();
+}
