@@ -1,0 +1,178 @@
+// The exported C functions: validate, resolve, dispatch, and map every failure to a status and a message.
+#include <cuda_runtime.h>
+#include <exception>
+#include <new>
+
+#include "../common/cuda_check.h"
+#include "../dispatch/moe_launcher.h"
+#include "b12x/b12x.h"
+#include "problem_validation.h"
+
+namespace {
+
+constexpr int32_t kVersion = 1 * 10000 + 0 * 100 + 0;  // 1.0.0
+
+// Runs on the problem's device and restores the caller's current device afterwards.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    cudaGetDevice(&previous_);
+    if (previous_ != device) status_ = cudaSetDevice(device);
+  }
+  ~DeviceScope() {
+    int current = previous_;
+    cudaGetDevice(&current);
+    if (current != previous_) cudaSetDevice(previous_);
+  }
+  cudaError_t status() const { return status_; }
+
+ private:
+  int previous_ = 0;
+  cudaError_t status_ = cudaSuccess;
+};
+
+// Guards a whole export: no C++ exception crosses the C boundary.
+template <typename F>
+b12x_status_t guarded(char* message, size_t message_capacity, F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    b12x::write_message(message, message_capacity, "host memory exhausted");
+    return B12X_STATUS_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    b12x::write_message(message, message_capacity, "internal error: %s", e.what());
+    return B12X_STATUS_INTERNAL;
+  } catch (...) {
+    b12x::write_message(message, message_capacity, "internal error");
+    return B12X_STATUS_INTERNAL;
+  }
+}
+
+b12x_status_t check_device(int32_t device, char* message, size_t message_capacity) {
+  int count = 0;
+  B12X_CUDA_TRY(cudaGetDeviceCount(&count), "CUDA device count query");
+  if (device < 0 || device >= count) {
+    b12x::write_message(message, message_capacity, "device %d does not exist (%d CUDA devices)", device, count);
+    return B12X_STATUS_INVALID_ARGUMENT;
+  }
+  int major = 0;
+  B12X_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "compute capability query");
+  if (major < 8) {
+    b12x::write_message(message, message_capacity,
+                        "device %d has compute capability %d.x; the kernels need 8.0 (Ampere) or newer", device, major);
+    return B12X_STATUS_UNSUPPORTED;
+  }
+  return B12X_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
+B12X_API int32_t b12x_version_get(void) { return kVersion; }
+
+B12X_API int32_t b12x_abi_version_get(void) { return B12X_ABI_VERSION; }
+
+B12X_API const char* b12x_status_name_get(b12x_status_t status) {
+  switch (status) {
+    case B12X_STATUS_SUCCESS: return "B12X_STATUS_SUCCESS";
+    case B12X_STATUS_INVALID_ARGUMENT: return "B12X_STATUS_INVALID_ARGUMENT";
+    case B12X_STATUS_UNSUPPORTED: return "B12X_STATUS_UNSUPPORTED";
+    case B12X_STATUS_WORKSPACE_TOO_SMALL: return "B12X_STATUS_WORKSPACE_TOO_SMALL";
+    case B12X_STATUS_CUDA_ERROR: return "B12X_STATUS_CUDA_ERROR";
+    case B12X_STATUS_CUDA_CONTEXT_LOST: return "B12X_STATUS_CUDA_CONTEXT_LOST";
+    case B12X_STATUS_OUT_OF_MEMORY: return "B12X_STATUS_OUT_OF_MEMORY";
+    case B12X_STATUS_INTERNAL: return "B12X_STATUS_INTERNAL";
+    default: return "B12X_STATUS_UNKNOWN";
+  }
+}
+
+B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capability, int32_t* multiprocessors,
+                                         int32_t* supported, char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    int count = 0;
+    B12X_CUDA_TRY(cudaGetDeviceCount(&count), "CUDA device count query");
+    if (device < 0 || device >= count) {
+      b12x::write_message(message, message_capacity, "device %d does not exist (%d CUDA devices)", device, count);
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    int major = 0, minor = 0, sms = 0;
+    B12X_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "compute capability query");
+    B12X_CUDA_TRY(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "compute capability query");
+    B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "multiprocessor count query");
+    if (compute_capability != nullptr) *compute_capability = major * 10 + minor;
+    if (multiprocessors != nullptr) *multiprocessors = sms;
+    if (supported != nullptr) {
+      // The build carries a kernel image for this device exactly when a kernel's attributes can be read on it.
+      DeviceScope scope(device);
+      cudaFuncAttributes attributes{};
+      cudaError_t e = cudaFuncGetAttributes(&attributes, b12x::probe_kernel());
+      *supported = (major >= 8 && e == cudaSuccess) ? 1 : 0;
+      if (e != cudaSuccess) cudaGetLastError();  // clear the non-sticky "no kernel image" error
+    }
+    return B12X_STATUS_SUCCESS;
+  });
+}
+
+B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, int32_t* strategy,
+                                           size_t* workspace_bytes, char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    if (strategy != nullptr) *strategy = b12x::resolve_strategy(*problem);
+    if (workspace_bytes != nullptr) *workspace_bytes = b12x::workspace_for(*problem).total;
+    return B12X_STATUS_SUCCESS;
+  });
+}
+
+B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
+                                    void* stream, int32_t* strategy_used, char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    const int32_t strategy = b12x::resolve_strategy(*problem);
+    if (strategy_used != nullptr) *strategy_used = strategy;
+    if (problem->num_tokens == 0) return B12X_STATUS_SUCCESS;
+    const size_t needed = b12x::workspace_for(*problem).total;
+    if (workspace == nullptr || workspace_bytes < needed) {
+      b12x::write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu",
+                          workspace == nullptr ? 0 : workspace_bytes, needed);
+      return B12X_STATUS_WORKSPACE_TOO_SMALL;
+    }
+    if ((reinterpret_cast<uintptr_t>(workspace) % b12x::kWorkspaceAlignment) != 0) {
+      b12x::write_message(message, message_capacity, "workspace must be %zu-byte aligned", b12x::kWorkspaceAlignment);
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    status = check_device(problem->device, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    DeviceScope scope(problem->device);
+    B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
+    return b12x::launch_moe(*problem, strategy, workspace, static_cast<cudaStream_t>(stream), message, message_capacity);
+  });
+}
+
+B12X_API b12x_status_t b12x_nvfp4_quantize(const void* x, int32_t rows, int32_t cols, const float* global_scale,
+                                           uint8_t* codes, uint8_t* scales, int32_t device, void* stream,
+                                           char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    if (rows < 0 || cols <= 0 || cols % 16 != 0) {
+      b12x::write_message(message, message_capacity,
+                          "rows must be >= 0 and cols a positive multiple of 16, got rows %d, cols %d", rows, cols);
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    if (rows > 0 && (x == nullptr || (reinterpret_cast<uintptr_t>(x) % 16) != 0 || global_scale == nullptr ||
+                     codes == nullptr || (reinterpret_cast<uintptr_t>(codes) % 8) != 0 || scales == nullptr)) {
+      b12x::write_message(message, message_capacity,
+                          "x (16-byte aligned), global_scale, codes (8-byte aligned) and scales must be non-null");
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    b12x_status_t status = check_device(device, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    DeviceScope scope(device);
+    B12X_CUDA_TRY(scope.status(), "selecting the device");
+    return b12x::launch_quantize(x, rows, cols, global_scale, codes, scales, static_cast<cudaStream_t>(stream),
+                                 message, message_capacity);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,199 @@
+#include "moe_launcher.h"
+
+#include <algorithm>
+#include "../common/cuda_check.h"
+#include "../common/tile_shapes.h"
+#include "../kernels/moe_combine.cuh"
+#include "../kernels/moe_gemm_kernels.cuh"
+#include "../kernels/moe_reference.cuh"
+#include "../kernels/moe_routing.cuh"
+#include "../kernels/quantize_nvfp4.cuh"
+#include "moe_params.h"
+
+namespace b12x {
+namespace {
+
+constexpr int kElementwiseThreads = 256;
+constexpr int kElementwiseBlocksPerSm = 8;  // grid-stride kernels: enough CTAs to fill any SM count, no more
+
+int32_t token_tile_of(int32_t strategy) {
+  switch (strategy) {
+    case B12X_STRATEGY_MICRO: return kMicroTokenTile;
+    case B12X_STRATEGY_STATIC: return kStaticTokenTile;
+    case B12X_STRATEGY_DYNAMIC: return kDynamicTokenTile;
+    default: return 1;  // reference: one slot per CTA
+  }
+}
+
+ExpertScalar scalar_of(const b12x_expert_scalars_t& s) { return ExpertScalar{s.values, s.stride, s.base}; }
+
+MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspace) {
+  MoeParams p{};
+  p.tokens = q.num_tokens;
+  p.hidden = q.hidden;
+  p.intermediate = q.intermediate;
+  p.num_experts = q.num_experts;
+  p.local_experts = q.num_local_experts;
+  p.local_offset = q.local_expert_offset;
+  p.top_k = q.top_k;
+  p.gated = q.activation == B12X_ACTIVATION_SILU;
+  p.w1_rows = p.gated ? 2 * q.intermediate : q.intermediate;
+  p.nvfp4 = q.quant_mode == B12X_QUANT_MODE_NVFP4;
+  p.reciprocal_alphas = q.reciprocal_alphas != 0;
+  p.ids_int64 = q.index_type == B12X_INDEX_INT64;
+  p.x = static_cast<const __nv_bfloat16*>(q.x);
+  p.w1 = q.w1;
+  p.w1_scales = q.w1_scales;
+  p.w2 = q.w2;
+  p.w2_scales = q.w2_scales;
+  const bool swizzled = q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4;
+  p.w1_sa = ScaleAddressing::make(swizzled, p.w1_rows, q.hidden);
+  p.w2_sa = ScaleAddressing::make(swizzled, q.hidden, q.intermediate);
+  p.ids = q.expert_ids;
+  p.routing_weights = q.routing_weights;
+  p.w1_alpha = scalar_of(q.w1_alpha);
+  p.w2_alpha = scalar_of(q.w2_alpha);
+  p.gs2 = scalar_of(q.fc2_input_scale);
+  p.gs1 = scalar_of(q.input_global_scale);
+  p.out = static_cast<__nv_bfloat16*>(q.output);
+  const WorkspaceLayout w = workspace_for(q);
+  char* base = static_cast<char*>(workspace);
+  p.counts = reinterpret_cast<int32_t*>(base + w.counts);
+  p.cursor = reinterpret_cast<int32_t*>(base + w.cursor);
+  p.offsets = reinterpret_cast<int32_t*>(base + w.offsets);
+  p.tile_prefix = reinterpret_cast<int32_t*>(base + w.tile_prefix);
+  p.queue_heads = reinterpret_cast<int32_t*>(base + w.queue_heads);
+  p.slot_pair = reinterpret_cast<int32_t*>(base + w.slot_pair);
+  p.slot_expert = reinterpret_cast<int32_t*>(base + w.slot_expert);
+  p.xq_codes = reinterpret_cast<uint8_t*>(base + w.xq_codes);
+  p.xq_scales = reinterpret_cast<uint8_t*>(base + w.xq_scales);
+  p.aq_codes = reinterpret_cast<uint8_t*>(base + w.aq_codes);
+  p.aq_scales = reinterpret_cast<uint8_t*>(base + w.aq_scales);
+  p.a_bf16 = reinterpret_cast<__nv_bfloat16*>(base + w.a_bf16);
+  p.y = reinterpret_cast<float*>(base + w.y);
+  p.token_tile = token_tile_of(strategy);
+  return p;
+}
+
+int grid_for(int64_t work, int threads, int sms) {
+  int64_t blocks = (work + threads - 1) / threads;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
+}
+
+template <int TN>
+b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStream_t stream, char* message,
+                           size_t message_capacity) {
+  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  // Upper bound of sum over experts of ceil(count / TN): P / TN rounded up, plus one partial tile per expert.
+  const int64_t tiles = (pairs + TN - 1) / TN + std::min<int64_t>(p.local_experts, pairs);
+  const int64_t fc1_items = tiles * ((p.intermediate + kGemmRowsPerCta - 1) / kGemmRowsPerCta);
+  const int64_t fc2_items = tiles * ((p.hidden + kGemmRowsPerCta - 1) / kGemmRowsPerCta);
+  auto fc1 = p.gated ? (p.nvfp4 ? moe_fc1_kernel<TN, true, true> : moe_fc1_kernel<TN, true, false>)
+                     : (p.nvfp4 ? moe_fc1_kernel<TN, false, true> : moe_fc1_kernel<TN, false, false>);
+  auto fc2 = p.nvfp4 ? moe_fc2_kernel<TN, true> : moe_fc2_kernel<TN, false>;
+  int64_t fc1_grid = fc1_items, fc2_grid = fc2_items;
+  if (persistent) {
+    int per_sm1 = 0, per_sm2 = 0;
+    B12X_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kGemmThreads, 0), "occupancy query (FC1)");
+    B12X_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kGemmThreads, 0), "occupancy query (FC2)");
+    fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
+    fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+  }
+  fc1<<<static_cast<unsigned>(fc1_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);
+  B12X_CUDA_TRY(cudaGetLastError(), "FC1 launch");
+  fc2<<<static_cast<unsigned>(fc2_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);
+  B12X_CUDA_TRY(cudaGetLastError(), "FC2 launch");
+  return B12X_STATUS_SUCCESS;
+}
+
+b12x_status_t launch_reference(const MoeParams& p, int device, cudaStream_t stream, char* message,
+                               size_t message_capacity) {
+  const size_t fc1_smem = static_cast<size_t>(p.hidden + p.intermediate) * sizeof(float);
+  const size_t fc2_smem = static_cast<size_t>(p.intermediate) * sizeof(float);
+  int limit = 0;
+  B12X_CUDA_TRY(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "shared-memory limit query");
+  if (fc1_smem > static_cast<size_t>(limit)) {
+    write_message(message, message_capacity,
+                  "the reference strategy needs (H + I) * 4 = %zu bytes of shared memory; this device allows %d",
+                  fc1_smem, limit);
+    return B12X_STATUS_UNSUPPORTED;
+  }
+  B12X_CUDA_TRY(cudaFuncSetAttribute(moe_reference_fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(fc1_smem)),
+                "reference FC1 shared-memory opt-in");
+  B12X_CUDA_TRY(cudaFuncSetAttribute(moe_reference_fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(fc2_smem)),
+                "reference FC2 shared-memory opt-in");
+  const unsigned slots = static_cast<unsigned>(static_cast<int64_t>(p.tokens) * p.top_k);
+  moe_reference_fc1<<<slots, kReferenceThreads, fc1_smem, stream>>>(p);
+  B12X_CUDA_TRY(cudaGetLastError(), "reference FC1 launch");
+  moe_reference_fc2<<<slots, kReferenceThreads, fc2_smem, stream>>>(p);
+  B12X_CUDA_TRY(cudaGetLastError(), "reference FC2 launch");
+  return B12X_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+const void* probe_kernel() { return reinterpret_cast<const void*>(&moe_route_count); }
+
+int32_t resolve_strategy(const b12x_moe_problem_t& q) {
+  if (q.strategy != B12X_STRATEGY_AUTO) return q.strategy;
+  const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
+  if (q.num_tokens <= q.micro_max_tokens && pairs <= q.micro_max_pairs) return B12X_STRATEGY_MICRO;
+  return pairs <= q.static_max_pairs ? B12X_STRATEGY_STATIC : B12X_STRATEGY_DYNAMIC;
+}
+
+WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
+  return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts,
+                               q.quant_mode == B12X_QUANT_MODE_NVFP4);
+}
+
+b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* workspace, cudaStream_t stream,
+                         char* message, size_t message_capacity) {
+  if (q.num_tokens == 0) return B12X_STATUS_SUCCESS;
+  const MoeParams p = params_of(q, strategy, workspace);
+  int sms = 0;
+  B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
+  const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
+
+  B12X_CUDA_TRY(cudaMemsetAsync(p.counts, 0, sizeof(int32_t) * q.num_local_experts, stream), "routing counter reset");
+  moe_route_count<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
+  B12X_CUDA_TRY(cudaGetLastError(), "routing count launch");
+  moe_route_plan<<<1, kRoutePlanThreads, 0, stream>>>(p);
+  B12X_CUDA_TRY(cudaGetLastError(), "routing plan launch");
+  moe_route_scatter<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
+  B12X_CUDA_TRY(cudaGetLastError(), "routing scatter launch");
+  if (p.nvfp4) {
+    moe_quantize_fc1_input<<<grid_for(pairs * (q.hidden / 16), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
+  }
+
+  b12x_status_t status;
+  switch (strategy) {
+    case B12X_STRATEGY_MICRO: status = launch_gemms<kMicroTokenTile>(p, false, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_STATIC: status = launch_gemms<kStaticTokenTile>(p, false, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms<kDynamicTokenTile>(p, true, sms, stream, message, message_capacity); break;
+    default: status = launch_reference(p, q.device, stream, message, message_capacity); break;
+  }
+  if (status != B12X_STATUS_SUCCESS) return status;
+
+  const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
+                          static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
+                                                (kCombineThreads * kCombineColumnsPerThread)));
+  moe_combine<<<combine_grid, kCombineThreads, 0, stream>>>(p);
+  B12X_CUDA_TRY(cudaGetLastError(), "combine launch");
+  return B12X_STATUS_SUCCESS;
+}
+
+b12x_status_t launch_quantize(const void* x, int32_t rows, int32_t cols, const float* global_scale, uint8_t* codes,
+                              uint8_t* scales, cudaStream_t stream, char* message, size_t message_capacity) {
+  if (rows == 0) return B12X_STATUS_SUCCESS;
+  int device = 0, sms = 0;
+  B12X_CUDA_TRY(cudaGetDevice(&device), "device query");
+  B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "multiprocessor count query");
+  const int64_t blocks = static_cast<int64_t>(rows) * (cols / 16);
+  nvfp4_quantize_rows<<<grid_for(blocks, kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(
+      static_cast<const __nv_bfloat16*>(x), rows, cols, global_scale, codes, scales);
+  B12X_CUDA_TRY(cudaGetLastError(), "quantiser launch");
+  return B12X_STATUS_SUCCESS;
+}
+
+}  // namespace b12x

@@ -1,0 +1,47 @@
+// Where each plane of a call's workspace lives. All offsets are 256-byte aligned (the alignment cudaMalloc and
+// TorchSharp's caching allocator give), so every plane is aligned for 16-byte vector access.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace b12x {
+
+struct WorkspaceLayout {
+  size_t counts, cursor, offsets, tile_prefix, queue_heads;  // control block, zeroed per call (counts)
+  size_t slot_pair, slot_expert;
+  size_t xq_codes, xq_scales, aq_codes, aq_scales, a_bf16;    // 0-sized planes are unused by the mode
+  size_t y;
+  size_t total;
+};
+
+constexpr size_t kWorkspaceAlignment = 256;
+
+inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int64_t hidden, int64_t intermediate,
+                                             int64_t local_experts, bool nvfp4) {
+  WorkspaceLayout w{};
+  size_t at = 0;
+  auto place = [&at](size_t bytes) {
+    size_t offset = at;
+    at += (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
+    return offset;
+  };
+  const size_t pairs = static_cast<size_t>(tokens * top_k);
+  const size_t e = static_cast<size_t>(local_experts);
+  w.counts = place(e * 4);
+  w.cursor = place(e * 4);
+  w.offsets = place((e + 1) * 4);
+  w.tile_prefix = place((e + 1) * 4);
+  w.queue_heads = place(2 * 4);
+  w.slot_pair = place(pairs * 4);
+  w.slot_expert = place(pairs * 4);
+  w.xq_codes = place(nvfp4 ? pairs * static_cast<size_t>(hidden / 2) : 0);
+  w.xq_scales = place(nvfp4 ? pairs * static_cast<size_t>(hidden / 16) : 0);
+  w.aq_codes = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 2) : 0);
+  w.aq_scales = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 16) : 0);
+  w.a_bf16 = place(nvfp4 ? 0 : pairs * static_cast<size_t>(intermediate) * 2);
+  w.y = place(pairs * static_cast<size_t>(hidden) * 4);
+  w.total = at;
+  return w;
+}
+
+}  // namespace b12x

@@ -1,0 +1,194 @@
+// Grouped GEMM over expert-major slots with FP4 weights dequantised in registers, on mma.sync (sm_80 and later).
+//
+// Roles ("swap AB", as in Marlin and FlashInfer's decode kernels): the weights are the MMA's A side (M = output
+// features, 16 rows per warp), the routed tokens its B side (N = tokens of the tile), K the reduction. A CTA is 4
+// warps = 64 output rows (kRowsPerCta) x TN tokens; one work item is (local expert, token tile, 64-row tile).
+//
+// K is walked in steps of 64 elements = 4 scale blocks (kBlocksPerStep). In a step, lane (g = lane/4, c = lane%4)
+// owns block c of its rows (g, g+8) and of its tokens (column g of every 8-token MMA tile): one E4M3 scale and 8
+// packed code bytes per row or token. MMA k-step s (0..3) takes elements 4s..4s+3 of each lane's block: A registers
+// {a0, a1} hold elements 4s, 4s+1 and {a2, a3} elements 4s+2, 4s+3 of rows g and g+8 (one code byte each); the B
+// registers hold the same elements of the token. Every (row, token) product of the step is formed exactly once; the
+// summation order is the MMA's own, fixed for a build and independent of the grid, the SM count and the tile a slot
+// lands in.
+//
+//      K step (64 elements = 4 blocks of 16), one block per lane column c:
+//      |  c=0  |  c=1  |  c=2  |  c=3  |      MMA k-step s uses elements 4s..4s+3 of every block
+//
+// Rows read 32 contiguous bytes per step across their 4 lanes (one full sector).
+// Dequantisation is exact: an E2M1 value times an E4M3 scale needs at most 6 significant bits, so the bf16 product
+// (__hmul2) rounds nothing, and bf16 x bf16 products are exact in the fp32 accumulator.
+#pragma once
+#include <cuda_bf16.h>
+#include <cstdint>
+#include "../common/e2m1.cuh"
+#include "../common/e4m3.cuh"
+#include "../common/tile_shapes.h"
+#include "../dispatch/moe_params.h"
+
+namespace b12x {
+
+constexpr int kGemmWarps = kGemmThreads / 32;
+constexpr int kRowsPerWarp = 16;                         // M of mma.m16n8k16
+constexpr int kRowsPerCta = kRowsPerWarp * kGemmWarps;   // 64
+static_assert(kRowsPerCta == kGemmRowsPerCta, "the launcher sizes grids with kGemmRowsPerCta");
+constexpr int kBlocksPerStep = 4;                        // K step: one 16-element block per lane column
+constexpr int kStagePitch = 17;                          // epilogue staging row pitch (floats): 16 + 1 against bank conflicts
+static_assert(kBlocksPerStep * 16 == 64, "an MMA k-step of 16 takes 4 elements of each of the 4 lane columns");
+
+// bf16x2 pairs of every code byte: low half = low nibble (element 2j), high half = high nibble (element 2j+1).
+struct DequantTable {
+  uint32_t pair[256];
+
+  __device__ __forceinline__ void fill() {
+    for (int i = threadIdx.x; i < 256; i += blockDim.x) {
+      pair[i] = static_cast<uint32_t>(e2m1_to_bf16_bits(i & 15)) | (static_cast<uint32_t>(e2m1_to_bf16_bits(i >> 4)) << 16);
+    }
+  }
+};
+
+__device__ __forceinline__ uint32_t bf16x2_broadcast(float v) {
+  uint32_t h = __bfloat16_as_ushort(__float2bfloat16_rn(v));  // exact for E4M3 values
+  return h | (h << 16);
+}
+
+__device__ __forceinline__ uint32_t bf16x2_mul(uint32_t a, uint32_t b) {
+  __nv_bfloat162 r = __hmul2(*reinterpret_cast<__nv_bfloat162*>(&a), *reinterpret_cast<__nv_bfloat162*>(&b));
+  return *reinterpret_cast<uint32_t*>(&r);
+}
+
+// Byte j (0..7) of an 8-byte block held as uint2.
+__device__ __forceinline__ uint32_t block_byte(uint2 block, int j) {
+  return ((j < 4 ? block.x : block.y) >> ((j & 3) * 8)) & 0xFFu;
+}
+
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                               uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// One work item: a token tile of one local expert and a 64-row tile of the weight matrix.
+struct WorkItem {
+  int32_t expert;      // local expert
+  int32_t first_slot;  // first slot of the token tile
+  int32_t slots;       // valid slots in the tile (1..TN)
+  int32_t row0;        // first output row of the CTA
+};
+
+// Work items are numbered (expert, token tile, row tile), row tile fastest. False when item is past the end.
+__device__ __forceinline__ bool decode_work_item(const MoeParams& p, int32_t item, int32_t row_tiles, int32_t tn,
+                                                 WorkItem& w) {
+  const int32_t tile = item / row_tiles;
+  if (tile >= p.tile_prefix[p.local_experts]) return false;
+  int32_t lo = 0, hi = p.local_experts - 1;  // largest l with tile_prefix[l] <= tile (empty experts come first)
+  while (lo < hi) {
+    int32_t mid = (lo + hi + 1) >> 1;
+    if (p.tile_prefix[mid] <= tile) lo = mid; else hi = mid - 1;
+  }
+  w.expert = lo;
+  w.first_slot = p.offsets[lo] + (tile - p.tile_prefix[lo]) * tn;
+  w.slots = min(tn, p.offsets[lo + 1] - w.first_slot);
+  w.row0 = (item % row_tiles) * kRowsPerCta;
+  return true;
+}
+
+// The weight operand of one warp: NA matrices (1, or 2 for gate/up), rows g and g+8 of each.
+template <int NA>
+struct WeightOperand {
+  const uint8_t* codes;  // this expert's matrix: [rows][K/2]
+  const uint8_t* scales; // the matrix's scale tensor (all experts)
+  ScaleAddressing sa;
+  int32_t expert;
+  int32_t k;             // reduction length
+  int32_t row[NA][2];    // absolute rows (gate half included) of rows g and g+8; -1 when out of range
+};
+
+// The token operand of one lane: column g of each 8-token MMA tile.
+template <int TN, bool kFp4>
+struct TokenOperand {
+  // kFp4: codes [rows][K/2] and linear scales [rows][K/16] of the quantised activations; else bf16 rows [rows][K].
+  const uint8_t* codes[TN / 8];
+  const uint8_t* scales[TN / 8];
+  const __nv_bfloat16* values[TN / 8];
+};
+
+// Accumulates acc[a][n][*] += W_a[rows g, g+8] . B[tokens n*8+g] over the whole K.
+template <int TN, int NA, bool kFp4B>
+__device__ __forceinline__ void gemm_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
+                                              const TokenOperand<TN, kFp4B>& to, float (&acc)[NA][TN / 8][4]) {
+  const int lane = threadIdx.x & 31, c = lane & 3;
+  const int32_t k_blocks = wo.k / 16;
+  const int32_t row_bytes = wo.k / 2;
+  const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;  // the same for every lane
+  for (int32_t step = 0; step < steps; ++step) {
+    const int32_t kb = step * kBlocksPerStep + c;  // this lane's block
+    const bool k_valid = kb < k_blocks;
+    uint2 wraw[NA][2];
+    uint32_t wscale[NA][2];
+#pragma unroll
+    for (int a = 0; a < NA; ++a) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int32_t row = wo.row[a][r];
+        if (row >= 0 && k_valid) {
+          wraw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
+          wscale[a][r] = bf16x2_broadcast(e4m3_decode(wo.scales[wo.sa.offset(wo.expert, row, kb)]));
+        } else {
+          wraw[a][r] = make_uint2(0u, 0u);
+          wscale[a][r] = 0u;
+        }
+      }
+    }
+    // Token side: FP4 keeps codes and the scale until the MMA step; bf16 keeps the 8 value pairs.
+    uint2 bcodes[TN / 8];
+    uint32_t bscale[TN / 8];
+    uint32_t bvals[kFp4B ? 1 : TN / 8][8];
+#pragma unroll
+    for (int n = 0; n < TN / 8; ++n) {
+      if constexpr (kFp4B) {
+        const bool valid = k_valid && to.codes[n] != nullptr;
+        bcodes[n] = valid ? *reinterpret_cast<const uint2*>(to.codes[n] + kb * 8) : make_uint2(0u, 0u);
+        bscale[n] = valid ? bf16x2_broadcast(e4m3_decode(to.scales[n][kb])) : 0u;
+      } else {
+        uint4 lo = make_uint4(0u, 0u, 0u, 0u), hi = lo;
+        if (k_valid && to.values[n] != nullptr) {
+          const uint4* src = reinterpret_cast<const uint4*>(to.values[n] + kb * 16);
+          lo = src[0];
+          hi = src[1];
+        }
+        bvals[n][0] = lo.x; bvals[n][1] = lo.y; bvals[n][2] = lo.z; bvals[n][3] = lo.w;
+        bvals[n][4] = hi.x; bvals[n][5] = hi.y; bvals[n][6] = hi.z; bvals[n][7] = hi.w;
+      }
+    }
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
+      uint32_t b0[TN / 8], b1[TN / 8];
+#pragma unroll
+      for (int n = 0; n < TN / 8; ++n) {
+        if constexpr (kFp4B) {
+          b0[n] = bf16x2_mul(table.pair[block_byte(bcodes[n], j0)], bscale[n]);
+          b1[n] = bf16x2_mul(table.pair[block_byte(bcodes[n], j1)], bscale[n]);
+        } else {
+          b0[n] = bvals[n][j0];
+          b1[n] = bvals[n][j1];
+        }
+      }
+#pragma unroll
+      for (int a = 0; a < NA; ++a) {
+        const uint32_t a0 = bf16x2_mul(table.pair[block_byte(wraw[a][0], j0)], wscale[a][0]);
+        const uint32_t a1 = bf16x2_mul(table.pair[block_byte(wraw[a][1], j0)], wscale[a][1]);
+        const uint32_t a2 = bf16x2_mul(table.pair[block_byte(wraw[a][0], j1)], wscale[a][0]);
+        const uint32_t a3 = bf16x2_mul(table.pair[block_byte(wraw[a][1], j1)], wscale[a][1]);
+#pragma unroll
+        for (int n = 0; n < TN / 8; ++n) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+      }
+    }
+  }
+}
+
+}  // namespace b12x

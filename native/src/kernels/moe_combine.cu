@@ -1,0 +1,45 @@
+#include "moe_combine.cuh"
+
+namespace b12x {
+
+__global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p) {
+  const int32_t t = blockIdx.x;
+  // Non-finite check of the whole x row (every CTA of the token repeats it; the row is small and cached).
+  __shared__ int any_nonfinite;
+  if (threadIdx.x == 0) any_nonfinite = 0;
+  __syncthreads();
+  const __nv_bfloat16* xrow = p.x + static_cast<int64_t>(t) * p.hidden;
+  bool local_nonfinite = false;
+  for (int32_t h = threadIdx.x; h < p.hidden; h += blockDim.x) {
+    uint16_t bits = __bfloat16_as_ushort(xrow[h]);
+    local_nonfinite |= (bits & 0x7F80u) == 0x7F80u;  // exponent all ones: Inf or NaN
+  }
+  if (local_nonfinite) any_nonfinite = 1;
+  __syncthreads();
+
+  const int32_t h0 = (blockIdx.y * blockDim.x + threadIdx.x) * kCombineColumnsPerThread;
+  if (h0 >= p.hidden) return;
+  float sum[kCombineColumnsPerThread] = {0.0f, 0.0f, 0.0f, 0.0f};
+  bool any_valid = false;
+  for (int32_t k = 0; k < p.top_k; ++k) {
+    int32_t pair = t * p.top_k + k;
+    if (p.local_expert_of(pair) < 0) continue;
+    any_valid = true;
+    float4 v = *reinterpret_cast<const float4*>(p.y + static_cast<int64_t>(pair) * p.hidden + h0);
+    sum[0] = __fadd_rn(sum[0], v.x);
+    sum[1] = __fadd_rn(sum[1], v.y);
+    sum[2] = __fadd_rn(sum[2], v.z);
+    sum[3] = __fadd_rn(sum[3], v.w);
+  }
+  const bool nan_row = any_valid && any_nonfinite;
+  __nv_bfloat16* orow = p.out + static_cast<int64_t>(t) * p.hidden + h0;
+  __nv_bfloat162 lo, hi;
+  lo.x = nan_row ? __ushort_as_bfloat16(0x7FC0u) : __float2bfloat16_rn(sum[0]);
+  lo.y = nan_row ? __ushort_as_bfloat16(0x7FC0u) : __float2bfloat16_rn(sum[1]);
+  hi.x = nan_row ? __ushort_as_bfloat16(0x7FC0u) : __float2bfloat16_rn(sum[2]);
+  hi.y = nan_row ? __ushort_as_bfloat16(0x7FC0u) : __float2bfloat16_rn(sum[3]);
+  // H is a multiple of 16, so a thread's four columns are all in range and 8-byte aligned.
+  *reinterpret_cast<uint2*>(orow) = make_uint2(*reinterpret_cast<uint32_t*>(&lo), *reinterpret_cast<uint32_t*>(&hi));
+}
+
+}  // namespace b12x

@@ -1,0 +1,19 @@
+// Routing: groups the T*K routed pairs by local expert into an expert-major list of slots.
+//   1. moe_route_count   : routed pairs per local expert (invalid and non-local ids dropped).
+//   2. moe_route_plan    : one CTA; exclusive prefix sums of the counts (slot offsets) and of the token tiles
+//                          ceil(count / token_tile) (work-item numbering); resets the scatter cursors and queues.
+//   3. moe_route_scatter : each valid pair claims a slot of its expert.
+// The order of pairs inside an expert depends on atomics, but no result does: every slot's row is computed on its
+// own (no reduction across slots), FC2 rows are stored by pair index, and the combine reads them in k order.
+#pragma once
+#include "../dispatch/moe_params.h"
+
+namespace b12x {
+
+constexpr int kRoutePlanThreads = 1024;  // one CTA scans all experts, 1024 at a time
+
+__global__ void moe_route_count(MoeParams p);
+__global__ void __launch_bounds__(kRoutePlanThreads) moe_route_plan(MoeParams p);
+__global__ void moe_route_scatter(MoeParams p);
+
+}  // namespace b12x
