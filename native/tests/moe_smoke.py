@@ -359,10 +359,11 @@ def main():
             o1, used, ws, _ = run(c, d, s)
             o2, _, _, _ = run(c, d, s)
             ok, info = compare(o1, ref)
+            ok_c, info_c = compare(o1, expected)
             det = torch.equal(o1.view(torch.int16), o2.view(torch.int16))
-            if not (ok and det):
+            if not (ok and ok_c and det):
                 fails += 1
-            line += f" | {s}: {info}{'' if det else ' NONDETERMINISTIC'}{'' if ok else ' FAIL'}"
+            line += f" | {s}: {info} (contract {info_c}){'' if det else ' NONDETERMINISTIC'}{'' if ok and ok_c else ' FAIL'}"
         print(line, flush=True)
     print(f"reference not bit-exact with the contract restatement in {exp_flips} of {len(cases)} cases (exp ulp)")
     if BENCH:

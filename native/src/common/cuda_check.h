@@ -36,7 +36,11 @@ inline b12x_status_t status_of(cudaError_t e) {
 template <typename... Args>
 inline void write_message(char* buffer, size_t capacity, const char* format, Args... args) {
   if (buffer == nullptr || capacity == 0) return;
-  std::snprintf(buffer, capacity, format, args...);
+  if constexpr (sizeof...(Args) == 0) {
+    std::snprintf(buffer, capacity, "%s", format);
+  } else {
+    std::snprintf(buffer, capacity, format, args...);
+  }
 }
 
 }  // namespace b12x

@@ -16,11 +16,11 @@ __device__ __forceinline__ uint32_t e2m1_encode(float v) {
   return m | (sign << 3);
 }
 
-// Magnitude of a code's low three bits, as float.
+// Magnitude of a code's low three bits, as float: index 0-3 give index/2 (0, .5, 1, 1.5); index 4-7 give
+// (2 + m) * 2^(e - 2) with e = index >> 1 and m = index & 1 (2, 3, 4, 6).
 __device__ __forceinline__ float e2m1_magnitude(uint32_t index) {
-  // 0, .5, 1, 1.5 are index/2; 2, 3, 4, 6 follow 2^(e-1) * (1 + m/2) with e = index >> 1.
   return index < 4u ? 0.5f * static_cast<float>(index)
-                    : static_cast<float>((2u + (index & 1u)) << ((index >> 1) - 1u));
+                    : static_cast<float>((2u + (index & 1u)) << ((index >> 1) - 2u));
 }
 
 __device__ __forceinline__ float e2m1_decode(uint32_t code) {

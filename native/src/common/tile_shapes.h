@@ -3,16 +3,21 @@
 
 namespace b12x {
 
-// GEMM CTAs: 4 warps of one m16 MMA tile each = 64 weight rows per CTA. 64 rows keep the decode grids of the
-// benchmark shapes at 1-4 CTAs per SM (e.g. qwen3-30b at T=1: 8 experts x 12 row tiles of 1536/128 gate+up rows).
+// GEMM CTAs: 4 warps; each warp computes one m16 MMA tile of weight rows for the tile's tokens.
 constexpr int kGemmThreads = 128;
-constexpr int kGemmRowsPerCta = 64;
 
 // Token tiles (the MMA's N side, multiples of 8) of the three strategies: decode rows rarely share an expert, so
 // micro uses one n8 tile; static and dynamic grow the tile to reuse each dequantised weight fragment for more tokens.
 constexpr int kMicroTokenTile = 8;
 constexpr int kStaticTokenTile = 32;
 constexpr int kDynamicTokenTile = 64;
+
+// Warps sharing one 16-row group along K. Decode tiles hold one or two tokens, so a 16-row group is memory work
+// only: 4 warps on it give 4x the loads in flight (qwen3-30b at T=1: 8 experts x 48 row groups = 384 CTAs, about
+// 3 per SM of an H100). Larger tiles have enough MMA work per load to keep one warp per row group.
+constexpr int kMicroKSplit = 4;
+constexpr int kStaticKSplit = 2;
+constexpr int kDynamicKSplit = 1;
 
 // Reference kernels: one CTA per slot, threads over output features.
 constexpr int kReferenceThreads = 256;

@@ -80,29 +80,10 @@ int grid_for(int64_t work, int threads, int sms) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
 }
 
-template <int TN>
 b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStream_t stream, char* message,
                            size_t message_capacity) {
-  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
-  // Upper bound of sum over experts of ceil(count / TN): P / TN rounded up, plus one partial tile per expert.
-  const int64_t tiles = (pairs + TN - 1) / TN + std::min<int64_t>(p.local_experts, pairs);
-  const int64_t fc1_items = tiles * ((p.intermediate + kGemmRowsPerCta - 1) / kGemmRowsPerCta);
-  const int64_t fc2_items = tiles * ((p.hidden + kGemmRowsPerCta - 1) / kGemmRowsPerCta);
-  auto fc1 = p.gated ? (p.nvfp4 ? moe_fc1_kernel<TN, true, true> : moe_fc1_kernel<TN, true, false>)
-                     : (p.nvfp4 ? moe_fc1_kernel<TN, false, true> : moe_fc1_kernel<TN, false, false>);
-  auto fc2 = p.nvfp4 ? moe_fc2_kernel<TN, true> : moe_fc2_kernel<TN, false>;
-  int64_t fc1_grid = fc1_items, fc2_grid = fc2_items;
-  if (persistent) {
-    int per_sm1 = 0, per_sm2 = 0;
-    B12X_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kGemmThreads, 0), "occupancy query (FC1)");
-    B12X_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kGemmThreads, 0), "occupancy query (FC2)");
-    fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
-    fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
-  }
-  fc1<<<static_cast<unsigned>(fc1_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);
-  B12X_CUDA_TRY(cudaGetLastError(), "FC1 launch");
-  fc2<<<static_cast<unsigned>(fc2_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);
-  B12X_CUDA_TRY(cudaGetLastError(), "FC2 launch");
+  const char* step = "GEMM launch";
+  B12X_CUDA_TRY(launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step), step);
   return B12X_STATUS_SUCCESS;
 }
 
@@ -168,9 +149,9 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
 
   b12x_status_t status;
   switch (strategy) {
-    case B12X_STRATEGY_MICRO: status = launch_gemms<kMicroTokenTile>(p, false, sms, stream, message, message_capacity); break;
-    case B12X_STRATEGY_STATIC: status = launch_gemms<kStaticTokenTile>(p, false, sms, stream, message, message_capacity); break;
-    case B12X_STRATEGY_DYNAMIC: status = launch_gemms<kDynamicTokenTile>(p, true, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_MICRO:
+    case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, q.device, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;

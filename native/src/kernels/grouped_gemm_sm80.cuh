@@ -2,7 +2,10 @@
 //
 // Roles ("swap AB", as in Marlin and FlashInfer's decode kernels): the weights are the MMA's A side (M = output
 // features, 16 rows per warp), the routed tokens its B side (N = tokens of the tile), K the reduction. A CTA is 4
-// warps = 64 output rows (kRowsPerCta) x TN tokens; one work item is (local expert, token tile, 64-row tile).
+// warps: 4/KS groups of 16 rows, each group's K steps shared round-robin by KS warps whose partial sums are then
+// added in warp order (a fixed split: the same for every T, grid and GPU). One work item is (local expert, token
+// tile, row tile of 16*4/KS rows). KS > 1 gives decode, where a tile has one or two tokens, enough independent
+// loads in flight to stream the weights at memory speed.
 //
 // K is walked in steps of 64 elements = 4 scale blocks (kBlocksPerStep). In a step, lane (g = lane/4, c = lane%4)
 // owns block c of its rows (g, g+8) and of its tokens (column g of every 8-token MMA tile): one E4M3 scale and 8
@@ -30,8 +33,10 @@ namespace b12x {
 
 constexpr int kGemmWarps = kGemmThreads / 32;
 constexpr int kRowsPerWarp = 16;                         // M of mma.m16n8k16
-constexpr int kRowsPerCta = kRowsPerWarp * kGemmWarps;   // 64
-static_assert(kRowsPerCta == kGemmRowsPerCta, "the launcher sizes grids with kGemmRowsPerCta");
+static_assert(kRowsPerWarp * kGemmWarps == 64, "rows_per_cta() below assumes 4 warps of 16 rows");
+
+// Rows of one work item for a K split of ks warps per row group.
+__host__ __device__ constexpr int rows_per_cta(int ks) { return kRowsPerWarp * (kGemmWarps / ks); }
 constexpr int kBlocksPerStep = 4;                        // K step: one 16-element block per lane column
 constexpr int kStagePitch = 17;                          // epilogue staging row pitch (floats): 16 + 1 against bank conflicts
 static_assert(kBlocksPerStep * 16 == 64, "an MMA k-step of 16 takes 4 elements of each of the 4 lane columns");
@@ -81,7 +86,7 @@ struct WorkItem {
 
 // Work items are numbered (expert, token tile, row tile), row tile fastest. False when item is past the end.
 __device__ __forceinline__ bool decode_work_item(const MoeParams& p, int32_t item, int32_t row_tiles, int32_t tn,
-                                                 WorkItem& w) {
+                                                 int32_t rows, WorkItem& w) {
   const int32_t tile = item / row_tiles;
   if (tile >= p.tile_prefix[p.local_experts]) return false;
   int32_t lo = 0, hi = p.local_experts - 1;  // largest l with tile_prefix[l] <= tile (empty experts come first)
@@ -92,7 +97,7 @@ __device__ __forceinline__ bool decode_work_item(const MoeParams& p, int32_t ite
   w.expert = lo;
   w.first_slot = p.offsets[lo] + (tile - p.tile_prefix[lo]) * tn;
   w.slots = min(tn, p.offsets[lo + 1] - w.first_slot);
-  w.row0 = (item % row_tiles) * kRowsPerCta;
+  w.row0 = (item % row_tiles) * rows;
   return true;
 }
 
@@ -116,79 +121,142 @@ struct TokenOperand {
   const __nv_bfloat16* values[TN / 8];
 };
 
-// Accumulates acc[a][n][*] += W_a[rows g, g+8] . B[tokens n*8+g] over the whole K.
+// Registers of one K step of one lane: weight blocks of rows g, g+8 and the token blocks.
 template <int TN, int NA, bool kFp4B>
-__device__ __forceinline__ void gemm_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
-                                              const TokenOperand<TN, kFp4B>& to, float (&acc)[NA][TN / 8][4]) {
-  const int lane = threadIdx.x & 31, c = lane & 3;
-  const int32_t k_blocks = wo.k / 16;
+struct StepOperands {
+  uint2 wraw[NA][2];
+  uint32_t wscale[NA][2];
+  uint2 bcodes[kFp4B ? TN / 8 : 1];
+  uint32_t bscale[kFp4B ? TN / 8 : 1];
+  uint32_t bvals[kFp4B ? 1 : TN / 8][8];  // bf16 pairs of the token block (W4A16)
+};
+
+template <int TN, int NA, bool kFp4B>
+__device__ __forceinline__ void load_step(const WeightOperand<NA>& wo, const TokenOperand<TN, kFp4B>& to, int32_t kb,
+                                          bool k_valid, StepOperands<TN, NA, kFp4B>& s) {
   const int32_t row_bytes = wo.k / 2;
-  const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;  // the same for every lane
-  for (int32_t step = 0; step < steps; ++step) {
-    const int32_t kb = step * kBlocksPerStep + c;  // this lane's block
-    const bool k_valid = kb < k_blocks;
-    uint2 wraw[NA][2];
-    uint32_t wscale[NA][2];
 #pragma unroll
-    for (int a = 0; a < NA; ++a) {
+  for (int a = 0; a < NA; ++a) {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int32_t row = wo.row[a][r];
-        if (row >= 0 && k_valid) {
-          wraw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
-          wscale[a][r] = bf16x2_broadcast(e4m3_decode(wo.scales[wo.sa.offset(wo.expert, row, kb)]));
-        } else {
-          wraw[a][r] = make_uint2(0u, 0u);
-          wscale[a][r] = 0u;
-        }
-      }
-    }
-    // Token side: FP4 keeps codes and the scale until the MMA step; bf16 keeps the 8 value pairs.
-    uint2 bcodes[TN / 8];
-    uint32_t bscale[TN / 8];
-    uint32_t bvals[kFp4B ? 1 : TN / 8][8];
-#pragma unroll
-    for (int n = 0; n < TN / 8; ++n) {
-      if constexpr (kFp4B) {
-        const bool valid = k_valid && to.codes[n] != nullptr;
-        bcodes[n] = valid ? *reinterpret_cast<const uint2*>(to.codes[n] + kb * 8) : make_uint2(0u, 0u);
-        bscale[n] = valid ? bf16x2_broadcast(e4m3_decode(to.scales[n][kb])) : 0u;
+    for (int r = 0; r < 2; ++r) {
+      const int32_t row = wo.row[a][r];
+      if (row >= 0 && k_valid) {
+        s.wraw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
+        s.wscale[a][r] = bf16x2_broadcast(e4m3_decode(wo.scales[wo.sa.offset(wo.expert, row, kb)]));
       } else {
-        uint4 lo = make_uint4(0u, 0u, 0u, 0u), hi = lo;
-        if (k_valid && to.values[n] != nullptr) {
-          const uint4* src = reinterpret_cast<const uint4*>(to.values[n] + kb * 16);
-          lo = src[0];
-          hi = src[1];
-        }
-        bvals[n][0] = lo.x; bvals[n][1] = lo.y; bvals[n][2] = lo.z; bvals[n][3] = lo.w;
-        bvals[n][4] = hi.x; bvals[n][5] = hi.y; bvals[n][6] = hi.z; bvals[n][7] = hi.w;
-      }
-    }
-#pragma unroll
-    for (int s = 0; s < 4; ++s) {
-      const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
-      uint32_t b0[TN / 8], b1[TN / 8];
-#pragma unroll
-      for (int n = 0; n < TN / 8; ++n) {
-        if constexpr (kFp4B) {
-          b0[n] = bf16x2_mul(table.pair[block_byte(bcodes[n], j0)], bscale[n]);
-          b1[n] = bf16x2_mul(table.pair[block_byte(bcodes[n], j1)], bscale[n]);
-        } else {
-          b0[n] = bvals[n][j0];
-          b1[n] = bvals[n][j1];
-        }
-      }
-#pragma unroll
-      for (int a = 0; a < NA; ++a) {
-        const uint32_t a0 = bf16x2_mul(table.pair[block_byte(wraw[a][0], j0)], wscale[a][0]);
-        const uint32_t a1 = bf16x2_mul(table.pair[block_byte(wraw[a][1], j0)], wscale[a][1]);
-        const uint32_t a2 = bf16x2_mul(table.pair[block_byte(wraw[a][0], j1)], wscale[a][0]);
-        const uint32_t a3 = bf16x2_mul(table.pair[block_byte(wraw[a][1], j1)], wscale[a][1]);
-#pragma unroll
-        for (int n = 0; n < TN / 8; ++n) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+        s.wraw[a][r] = make_uint2(0u, 0u);
+        s.wscale[a][r] = 0u;
       }
     }
   }
+#pragma unroll
+  for (int n = 0; n < TN / 8; ++n) {
+    if constexpr (kFp4B) {
+      const bool valid = k_valid && to.codes[n] != nullptr;
+      s.bcodes[n] = valid ? *reinterpret_cast<const uint2*>(to.codes[n] + kb * 8) : make_uint2(0u, 0u);
+      s.bscale[n] = valid ? bf16x2_broadcast(e4m3_decode(to.scales[n][kb])) : 0u;
+    } else {
+      uint4 lo = make_uint4(0u, 0u, 0u, 0u), hi = lo;
+      if (k_valid && to.values[n] != nullptr) {
+        const uint4* src = reinterpret_cast<const uint4*>(to.values[n] + kb * 16);
+        lo = src[0];
+        hi = src[1];
+      }
+      s.bvals[n][0] = lo.x; s.bvals[n][1] = lo.y; s.bvals[n][2] = lo.z; s.bvals[n][3] = lo.w;
+      s.bvals[n][4] = hi.x; s.bvals[n][5] = hi.y; s.bvals[n][6] = hi.z; s.bvals[n][7] = hi.w;
+    }
+  }
 }
+
+template <int TN, int NA, bool kFp4B>
+__device__ __forceinline__ void mma_step(const DequantTable& table, const StepOperands<TN, NA, kFp4B>& st,
+                                         float (&acc)[NA][TN / 8][4]) {
+#pragma unroll
+  for (int s = 0; s < 4; ++s) {
+    const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
+    uint32_t b0[TN / 8], b1[TN / 8];
+#pragma unroll
+    for (int n = 0; n < TN / 8; ++n) {
+      if constexpr (kFp4B) {
+        b0[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], j0)], st.bscale[n]);
+        b1[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], j1)], st.bscale[n]);
+      } else {
+        b0[n] = st.bvals[n][j0];
+        b1[n] = st.bvals[n][j1];
+      }
+    }
+#pragma unroll
+    for (int a = 0; a < NA; ++a) {
+      const uint32_t a0 = bf16x2_mul(table.pair[block_byte(st.wraw[a][0], j0)], st.wscale[a][0]);
+      const uint32_t a1 = bf16x2_mul(table.pair[block_byte(st.wraw[a][1], j0)], st.wscale[a][1]);
+      const uint32_t a2 = bf16x2_mul(table.pair[block_byte(st.wraw[a][0], j1)], st.wscale[a][0]);
+      const uint32_t a3 = bf16x2_mul(table.pair[block_byte(st.wraw[a][1], j1)], st.wscale[a][1]);
+#pragma unroll
+      for (int n = 0; n < TN / 8; ++n) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+    }
+  }
+}
+
+// Accumulates acc[a][n][*] += W_a[rows g, g+8] . B[tokens n*8+g] over the K steps first_step, first_step + stride,
+// ... The next step's loads are issued before the current step's MMAs (register double buffering) when the tile
+// is small enough for two copies of the operands (kPrefetch).
+template <int TN, int NA, bool kFp4B, bool kPrefetch>
+__device__ __forceinline__ void gemm_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
+                                              const TokenOperand<TN, kFp4B>& to, int32_t first_step, int32_t stride,
+                                              float (&acc)[NA][TN / 8][4]) {
+  const int c = threadIdx.x & 3;
+  const int32_t k_blocks = wo.k / 16;
+  const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;  // the same for every lane
+  if constexpr (kPrefetch) {
+    StepOperands<TN, NA, kFp4B> current, next;
+    int32_t step = first_step;
+    if (step < steps) load_step(wo, to, step * kBlocksPerStep + c, step * kBlocksPerStep + c < k_blocks, current);
+    for (; step < steps; step += stride) {
+      const int32_t following = step + stride;
+      if (following < steps) {
+        load_step(wo, to, following * kBlocksPerStep + c, following * kBlocksPerStep + c < k_blocks, next);
+      }
+      mma_step(table, current, acc);
+      current = next;
+    }
+  } else {
+    for (int32_t step = first_step; step < steps; step += stride) {
+      StepOperands<TN, NA, kFp4B> current;
+      load_step(wo, to, step * kBlocksPerStep + c, step * kBlocksPerStep + c < k_blocks, current);
+      mma_step(table, current, acc);
+    }
+  }
+}
+
+// Adds the partial accumulators of the KS warps of each row group into the group's first warp, in warp order.
+// Every thread of the CTA must call it.
+template <int KS, int NA, int TN>
+struct SplitReduction {
+  float partial[KS > 1 ? kGemmWarps : 1][NA][TN / 8][4][32];
+
+  __device__ __forceinline__ void reduce(float (&acc)[NA][TN / 8][4]) {
+    if constexpr (KS > 1) {
+      const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+#pragma unroll
+      for (int a = 0; a < NA; ++a)
+#pragma unroll
+        for (int n = 0; n < TN / 8; ++n)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) partial[warp][a][n][i][lane] = acc[a][n][i];
+      __syncthreads();
+      if (warp % KS == 0) {
+#pragma unroll
+        for (int w = 1; w < KS; ++w)
+#pragma unroll
+          for (int a = 0; a < NA; ++a)
+#pragma unroll
+            for (int n = 0; n < TN / 8; ++n)
+#pragma unroll
+              for (int i = 0; i < 4; ++i) acc[a][n][i] = __fadd_rn(acc[a][n][i], partial[warp + w][a][n][i][lane]);
+      }
+      __syncthreads();
+    }
+  }
+};
 
 }  // namespace b12x

@@ -1,4 +1,6 @@
 #include "moe_gemm_kernels.cuh"
+
+#include <algorithm>
 #include "grouped_gemm_sm80.cuh"
 #include "../common/nvfp4_block.cuh"
 #include "../common/activation.cuh"
@@ -8,7 +10,7 @@ namespace {
 
 // Next work item of this CTA, identical in every thread; false when the work is done.
 __device__ __forceinline__ bool next_work_item(const MoeParams& p, int32_t persistent, int32_t queue, int32_t round,
-                                               int32_t row_tiles, int32_t tn, WorkItem& w) {
+                                               int32_t row_tiles, int32_t tn, int32_t rows, WorkItem& w) {
   __shared__ int32_t claimed;
   int32_t item;
   if (persistent) {
@@ -20,7 +22,7 @@ __device__ __forceinline__ bool next_work_item(const MoeParams& p, int32_t persi
     if (round > 0) return false;
     item = blockIdx.x;
   }
-  return decode_work_item(p, item, row_tiles, tn, w);
+  return decode_work_item(p, item, row_tiles, tn, rows, w);
 }
 
 // Token operand of this lane for a work item: column g of each 8-token tile, or null past the tile's slots.
@@ -51,19 +53,21 @@ __device__ __forceinline__ TokenOperand<TN, kFp4> token_operand(const MoeParams&
 
 }  // namespace
 
-template <int TN, bool kGated, bool kFp4B>
+template <int TN, int KS, bool kGated, bool kFp4B>
 __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int32_t persistent) {
   constexpr int NA = kGated ? 2 : 1;
+  constexpr int kRows = rows_per_cta(KS);
   __shared__ DequantTable table;
   __shared__ float stage[kGemmWarps][TN][kStagePitch];
+  __shared__ SplitReduction<KS, NA, TN> split;
   table.fill();
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  const int32_t row_tiles = (p.intermediate + kRowsPerCta - 1) / kRowsPerCta;
+  const int32_t row_tiles = (p.intermediate + kRows - 1) / kRows;
   WorkItem w;
-  for (int32_t round = 0; next_work_item(p, persistent, 0, round, row_tiles, TN, w); ++round) {
-    const int32_t n_first = w.row0 + warp * kRowsPerWarp;  // first intermediate feature of this warp's block
-    if (n_first >= p.intermediate) continue;                // whole 16-row block past I (I % 16 == 0)
+  for (int32_t round = 0; next_work_item(p, persistent, 0, round, row_tiles, TN, kRows, w); ++round) {
+    const int32_t n_first = w.row0 + (warp / KS) * kRowsPerWarp;  // first intermediate feature of this warp's group
+    const bool rows_valid = n_first < p.intermediate;              // whole 16-row groups (I % 16 == 0)
     WeightOperand<NA> wo;
     wo.codes = p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2);
     wo.scales = p.w1_scales;
@@ -71,16 +75,19 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
     wo.expert = w.expert;
     wo.k = p.hidden;
 #pragma unroll
-    for (int a = 0; a < NA; ++a) {
-      wo.row[a][0] = a * p.intermediate + n_first + g;  // a = 0: up (or the relu2 rows), a = 1: gate
-      wo.row[a][1] = a * p.intermediate + n_first + g + 8;
+    for (int a = 0; a < NA; ++a) {  // a = 0: up (or the relu2 rows), a = 1: gate
+      wo.row[a][0] = rows_valid ? a * p.intermediate + n_first + g : -1;
+      wo.row[a][1] = rows_valid ? a * p.intermediate + n_first + g + 8 : -1;
     }
     float acc[NA][TN / 8][4];
 #pragma unroll
     for (int a = 0; a < NA; ++a)
 #pragma unroll
       for (int n = 0; n < TN / 8; ++n) acc[a][n][0] = acc[a][n][1] = acc[a][n][2] = acc[a][n][3] = 0.0f;
-    gemm_mainloop<TN, NA, kFp4B>(table, wo, token_operand<TN, kFp4B>(p, w, p.hidden, true), acc);
+    gemm_mainloop<TN, NA, kFp4B, (TN <= 32)>(table, wo, token_operand<TN, kFp4B>(p, w, p.hidden, true), warp % KS, KS,
+                                             acc);
+    split.reduce(acc);
+    if (warp % KS != 0 || !rows_valid) continue;
 
     // Activation of this warp's 16 features x TN tokens, rounded to bf16, staged as [token][feature].
     const float alpha1 = p.alpha1(w.expert);
@@ -123,30 +130,35 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
   }
 }
 
-template <int TN, bool kFp4B>
+template <int TN, int KS, bool kFp4B>
 __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int32_t persistent) {
+  constexpr int kRows = rows_per_cta(KS);
   __shared__ DequantTable table;
   __shared__ float stage[kGemmWarps][TN][kStagePitch];
+  __shared__ SplitReduction<KS, 1, TN> split;
   table.fill();
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  const int32_t row_tiles = (p.hidden + kRowsPerCta - 1) / kRowsPerCta;
+  const int32_t row_tiles = (p.hidden + kRows - 1) / kRows;
   WorkItem w;
-  for (int32_t round = 0; next_work_item(p, persistent, 1, round, row_tiles, TN, w); ++round) {
-    const int32_t h_first = w.row0 + warp * kRowsPerWarp;
-    if (h_first >= p.hidden) continue;
+  for (int32_t round = 0; next_work_item(p, persistent, 1, round, row_tiles, TN, kRows, w); ++round) {
+    const int32_t h_first = w.row0 + (warp / KS) * kRowsPerWarp;
+    const bool rows_valid = h_first < p.hidden;
     WeightOperand<1> wo;
     wo.codes = p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2);
     wo.scales = p.w2_scales;
     wo.sa = p.w2_sa;
     wo.expert = w.expert;
     wo.k = p.intermediate;
-    wo.row[0][0] = h_first + g;
-    wo.row[0][1] = h_first + g + 8;
+    wo.row[0][0] = rows_valid ? h_first + g : -1;
+    wo.row[0][1] = rows_valid ? h_first + g + 8 : -1;
     float acc[1][TN / 8][4];
 #pragma unroll
     for (int n = 0; n < TN / 8; ++n) acc[0][n][0] = acc[0][n][1] = acc[0][n][2] = acc[0][n][3] = 0.0f;
-    gemm_mainloop<TN, 1, kFp4B>(table, wo, token_operand<TN, kFp4B>(p, w, p.intermediate, false), acc);
+    gemm_mainloop<TN, 1, kFp4B, (TN <= 32)>(table, wo, token_operand<TN, kFp4B>(p, w, p.intermediate, false),
+                                            warp % KS, KS, acc);
+    split.reduce(acc);
+    if (warp % KS != 0 || !rows_valid) continue;
 
     const float alpha2 = p.alpha2(w.expert);
 #pragma unroll
@@ -173,17 +185,48 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int3
   }
 }
 
-// The instantiations the dispatcher launches (tile_shapes.h names the token tiles).
-#define B12X_INSTANTIATE(TN)                                                                  \
-  template __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel<TN, true, true>(MoeParams, int32_t);                \
-  template __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel<TN, true, false>(MoeParams, int32_t);               \
-  template __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel<TN, false, true>(MoeParams, int32_t);               \
-  template __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel<TN, false, false>(MoeParams, int32_t);              \
-  template __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel<TN, true>(MoeParams, int32_t);                      \
-  template __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel<TN, false>(MoeParams, int32_t);
-B12X_INSTANTIATE(8)
-B12X_INSTANTIATE(32)
-B12X_INSTANTIATE(64)
-#undef B12X_INSTANTIATE
+namespace {
+
+template <int TN, int KS>
+cudaError_t launch_for_tile(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream, const char** step) {
+  constexpr int kRows = rows_per_cta(KS);
+  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  // Upper bound of the sum over experts of ceil(count / TN): P / TN rounded up, plus one partial tile per expert.
+  const int64_t tiles = (pairs + TN - 1) / TN + std::min<int64_t>(p.local_experts, pairs);
+  const int64_t fc1_items = tiles * ((p.intermediate + kRows - 1) / kRows);
+  const int64_t fc2_items = tiles * ((p.hidden + kRows - 1) / kRows);
+  void (*fc1)(MoeParams, int32_t) =
+      p.gated ? (p.nvfp4 ? moe_fc1_kernel<TN, KS, true, true> : moe_fc1_kernel<TN, KS, true, false>)
+              : (p.nvfp4 ? moe_fc1_kernel<TN, KS, false, true> : moe_fc1_kernel<TN, KS, false, false>);
+  void (*fc2)(MoeParams, int32_t) = p.nvfp4 ? moe_fc2_kernel<TN, KS, true> : moe_fc2_kernel<TN, KS, false>;
+  int64_t fc1_grid = fc1_items, fc2_grid = fc2_items;
+  cudaError_t e;
+  if (persistent) {
+    int per_sm1 = 0, per_sm2 = 0;
+    *step = "occupancy query";
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kGemmThreads, 0)) != cudaSuccess) return e;
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kGemmThreads, 0)) != cudaSuccess) return e;
+    fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
+    fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+  }
+  *step = "FC1 launch";
+  fc1<<<static_cast<unsigned>(fc1_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);
+  if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  *step = "FC2 launch";
+  fc2<<<static_cast<unsigned>(fc2_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_moe_gemms(const MoeParams& p, int32_t tn, bool persistent, int32_t sms, cudaStream_t stream,
+                             const char** step) {
+  switch (tn) {
+    case kMicroTokenTile: return launch_for_tile<kMicroTokenTile, kMicroKSplit>(p, persistent, sms, stream, step);
+    case kStaticTokenTile: return launch_for_tile<kStaticTokenTile, kStaticKSplit>(p, persistent, sms, stream, step);
+    case kDynamicTokenTile: return launch_for_tile<kDynamicTokenTile, kDynamicKSplit>(p, persistent, sms, stream, step);
+    default: *step = "GEMM launch (token tile)"; return cudaErrorInvalidValue;
+  }
+}
 
 }  // namespace b12x

@@ -3,18 +3,18 @@
 //   TN     tokens per work item (8 micro, 32 static, 64 dynamic)
 //   kGated silu (W1 = [up; gate], 2I rows) or relu2 (I rows)
 //   kFp4B  NVFP4 activations (quantised rows) or W4A16 (bf16 rows)
-// persistent = 0: one CTA per work item (grid = an upper bound; CTAs past the end return);
-// persistent = 1: a grid sized to the device pulls work items from queue_heads[0] (FC1) / [1] (FC2).
+// Non-persistent: one CTA per work item (grid = an upper bound; CTAs past the end return). Persistent: a grid
+// sized to the device pulls work items from queue_heads[0] (FC1) / [1] (FC2).
 #pragma once
+#include <cuda_runtime.h>
 #include "../common/tile_shapes.h"
 #include "../dispatch/moe_params.h"
 
 namespace b12x {
 
-template <int TN, bool kGated, bool kFp4B>
-__global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int32_t persistent);
-
-template <int TN, bool kFp4B>
-__global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int32_t persistent);
+// Queues FC1 then FC2 for a token tile of tn (kMicroTokenTile, kStaticTokenTile or kDynamicTokenTile).
+// Returns the first CUDA error and names the failing step in *step.
+cudaError_t launch_moe_gemms(const MoeParams& p, int32_t tn, bool persistent, int32_t sms, cudaStream_t stream,
+                             const char** step);
 
 }  // namespace b12x
