@@ -62,6 +62,12 @@ public sealed record FusedMoeOptions
     /// </summary>
     public int? CpuThreads { get; init; }
 
+    /// <summary>
+    /// CUDA only, for tests: run FC1 and FC2 with the simple reference kernels (CUDA cores, the CPU backend's
+    /// canonical order) instead of the tensor-core strategies.
+    /// </summary>
+    internal bool UseReferenceKernels { get; init; }
+
     /// <summary>Auto strategy: micro when T ≤ this and P ≤ <see cref="MicroMaxPairs"/> (FlashInfer: 8).</summary>
     public int MicroMaxTokens { get; init; } = 8;
 

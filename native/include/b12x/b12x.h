@@ -125,6 +125,13 @@ B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, in
 B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
                                     void* stream, int32_t* strategy_used, char* message, size_t message_capacity);
 
+/* Diagnostics: after an NVFP4 b12x_moe_run with this problem and workspace (same stream, not yet reused),
+ * copies the FC2-input codes of every valid routed pair into codes [T*K, I/2] (row = t*K + k; rows of invalid
+ * pairs are left untouched). Lets tests count how many intermediate FP4 codes differ between backends. */
+B12X_API b12x_status_t b12x_moe_intermediate_codes(const b12x_moe_problem_t* problem, const void* workspace,
+                                                   size_t workspace_bytes, uint8_t* codes, void* stream,
+                                                   char* message, size_t message_capacity);
+
 /* NVFP4-quantises rows of bf16 values exactly as step 1 of the contract: x bf16 [rows, cols] (cols multiple of
  * 16), global_scale one float32 on the device (gs, divisor form); writes codes [rows, cols/2] and linear E4M3
  * block scales [rows, cols/16]. */

@@ -151,6 +151,31 @@ B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* wor
   });
 }
 
+B12X_API b12x_status_t b12x_moe_intermediate_codes(const b12x_moe_problem_t* problem, const void* workspace,
+                                                   size_t workspace_bytes, uint8_t* codes, void* stream,
+                                                   char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    if (problem->quant_mode != B12X_QUANT_MODE_NVFP4) {
+      b12x::write_message(message, message_capacity, "intermediate FP4 codes exist only with B12X_QUANT_MODE_NVFP4");
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    if (problem->num_tokens == 0) return B12X_STATUS_SUCCESS;
+    const size_t needed = b12x::workspace_for(*problem).total;
+    if (workspace == nullptr || workspace_bytes < needed || codes == nullptr) {
+      b12x::write_message(message, message_capacity, "a workspace of %zu bytes and a codes buffer are required", needed);
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    status = check_device(problem->device, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    DeviceScope scope(problem->device);
+    B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
+    return b12x::launch_intermediate_export(*problem, workspace, codes, static_cast<cudaStream_t>(stream), message,
+                                            message_capacity);
+  });
+}
+
 B12X_API b12x_status_t b12x_nvfp4_quantize(const void* x, int32_t rows, int32_t cols, const float* global_scale,
                                            uint8_t* codes, uint8_t* scales, int32_t device, void* stream,
                                            char* message, size_t message_capacity) {

@@ -113,6 +113,18 @@ b12x_status_t launch_reference(const MoeParams& p, int device, cudaStream_t stre
 
 }  // namespace
 
+b12x_status_t launch_intermediate_export(const b12x_moe_problem_t& q, const void* workspace, uint8_t* codes,
+                                         cudaStream_t stream, char* message, size_t message_capacity) {
+  if (q.num_tokens == 0) return B12X_STATUS_SUCCESS;
+  const MoeParams p = params_of(q, resolve_strategy(q), const_cast<void*>(workspace));
+  int sms = 0;
+  B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
+  const int64_t bytes = static_cast<int64_t>(q.num_tokens) * q.top_k * (q.intermediate / 2);
+  moe_export_intermediate_codes<<<grid_for(bytes, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p, codes);
+  B12X_CUDA_TRY(cudaGetLastError(), "intermediate export launch");
+  return B12X_STATUS_SUCCESS;
+}
+
 const void* probe_kernel() { return reinterpret_cast<const void*>(&moe_route_count); }
 
 int32_t resolve_strategy(const b12x_moe_problem_t& q) {

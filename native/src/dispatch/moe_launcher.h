@@ -15,6 +15,10 @@ WorkspaceLayout workspace_for(const b12x_moe_problem_t& problem);
 b12x_status_t launch_moe(const b12x_moe_problem_t& problem, int32_t strategy, void* workspace, cudaStream_t stream,
                          char* message, size_t message_capacity);
 
+// Queues the copy of the FC2-input codes of every valid pair (by pair index) out of a run's workspace.
+b12x_status_t launch_intermediate_export(const b12x_moe_problem_t& problem, const void* workspace, uint8_t* codes,
+                                         cudaStream_t stream, char* message, size_t message_capacity);
+
 // A kernel of this build, to ask CUDA whether the build carries an image for a device.
 const void* probe_kernel();
 

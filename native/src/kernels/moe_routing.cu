@@ -75,4 +75,14 @@ __global__ void moe_route_scatter(MoeParams p) {
   }
 }
 
+__global__ void moe_export_intermediate_codes(MoeParams p, uint8_t* codes) {
+  const int64_t row_bytes = p.intermediate / 2;
+  const int64_t total = static_cast<int64_t>(p.offsets[p.local_experts]) * row_bytes;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t slot = i / row_bytes, byte = i % row_bytes;
+    codes[static_cast<int64_t>(p.slot_pair[slot]) * row_bytes + byte] = p.aq_codes[slot * row_bytes + byte];
+  }
+}
+
 }  // namespace b12x

@@ -1,17 +1,168 @@
+using System;
+using Microsoft.ML.B12x.Backends.Cuda.Interop;
+using Microsoft.ML.B12x.TorchSharp;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.B12x.Backends.Cuda;
 
-/// <summary>The native CUDA backend.</summary>
+/// <summary>
+/// The native CUDA backend: passes the problem's device pointers to <c>b12x_moe_run</c>, with a workspace allocated
+/// through TorchSharp (so its caching allocator owns all device memory). Kernels are queued on the legacy default
+/// stream, which orders them with TorchSharp's own work; the call returns without synchronising.
+/// </summary>
 internal sealed class CudaMoeBackend : IMoeBackend
 {
     public static CudaMoeBackend Instance { get; } = new();
 
+    /// <summary>
+    /// Largest workspace one native call gets; longer batches run in token chunks of the same strategy, which
+    /// gives the same bits (each token's rows are computed on their own). The fp32 FC2 rows (4·H bytes per routed
+    /// pair) dominate: 1 GiB holds deepseek-v3's rows for about 4,600 routed pairs.
+    /// </summary>
+    internal const long WorkspaceLimitBytes = 1L << 30;
+
     public string Name => "cuda";
 
+    /// <summary>The device index TorchSharp uses for "cuda" without an index.</summary>
     public static int CurrentDeviceIndex() => 0;
 
-    public string? WhyNotSupported(MoeProblem problem) => "The CUDA backend is not available in this build.";
+    public string? WhyNotSupported(MoeProblem problem)
+    {
+        if (!cuda.is_available())
+        {
+            return "CUDA is not available to TorchSharp (no GPU, no CUDA build of LibTorch, or no driver).";
+        }
+        if (!NativeLibraryLoader.IsLoaded)
+        {
+            return NativeLibraryLoader.Failure;
+        }
+        int device = DeviceIndex(problem.Device);
+        var (capability, _, supported) = NativeProxy.QueryDevice(device);
+        if (capability < 80)
+        {
+            return $"CUDA device {device} has compute capability {capability / 10}.{capability % 10}; the kernels need 8.0 (Ampere) or newer.";
+        }
+        if (!supported)
+        {
+            return $"The native library has no kernels for compute capability {capability / 10}.{capability % 10}; rebuild native/ with that architecture in B12X_CUDA_ARCHITECTURES.";
+        }
+        if (problem.RoutedPairs > int.MaxValue)
+        {
+            return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
+        }
+        return null;
+    }
 
-    public void Run(MoeProblem problem, Tensor output) => throw new System.NotSupportedException(WhyNotSupported(problem));
+    public void Run(MoeProblem problem, Tensor output)
+    {
+        NativeMoeProblem native = Describe(problem, output);
+        native.Strategy = (int)NativeProxy.Plan(native).Strategy; // fixed for every chunk
+        long perToken = PerTokenWorkspace(native);
+        int chunk = (int)Math.Clamp(WorkspaceLimitBytes / Math.Max(perToken, 1), 1, problem.Tokens);
+        long xRow = problem.Hidden * 2L, idRow = problem.TopK * problem.ExpertIds.element_size(), weightRow = problem.TopK * 4L;
+        for (int first = 0; first < problem.Tokens; first += chunk)
+        {
+            NativeMoeProblem part = native;
+            part.NumTokens = Math.Min(chunk, problem.Tokens - first);
+            part.X = native.X + (nint)(first * xRow);
+            part.Output = native.Output + (nint)(first * xRow);
+            part.ExpertIds = native.ExpertIds + (nint)(first * idRow);
+            part.RoutingWeights = native.RoutingWeights + (nint)(first * weightRow);
+            var (_, bytes) = NativeProxy.Plan(part);
+            using Tensor workspace = empty(Math.Max(bytes, 1), ScalarType.Byte, problem.Device);
+            NativeProxy.Run(part, TensorPointers.DataPointer(workspace), bytes);
+        }
+    }
+
+    /// <summary>
+    /// Runs an NVFP4 problem in one native call and returns its FC2-input FP4 codes by routed pair,
+    /// uint8 [T·K, I/2] on the problem's device (rows of invalid pairs zero). Diagnostics for tests.
+    /// </summary>
+    internal static Tensor RunAndExportIntermediateCodes(MoeProblem problem, Tensor output)
+    {
+        NativeMoeProblem native = Describe(problem, output);
+        var (_, bytes) = NativeProxy.Plan(native);
+        using Tensor workspace = empty(Math.Max(bytes, 1), ScalarType.Byte, problem.Device);
+        NativeProxy.Run(native, TensorPointers.DataPointer(workspace), bytes);
+        Tensor codes = zeros(new long[] { problem.RoutedPairs, problem.Intermediate / 2 }, ScalarType.Byte, problem.Device);
+        NativeProxy.IntermediateCodes(native, TensorPointers.DataPointer(workspace), bytes, TensorPointers.DataPointer(codes));
+        return codes;
+    }
+
+    /// <summary>The strategy the native library resolves for a problem (for logs and benchmarks).</summary>
+    internal static KernelStrategy ResolvedStrategy(MoeProblem problem, Tensor output) =>
+        NativeProxy.Plan(Describe(problem, output)).Strategy switch
+        {
+            NativeStrategy.Micro => KernelStrategy.Micro,
+            NativeStrategy.Static => KernelStrategy.Static,
+            NativeStrategy.Dynamic => KernelStrategy.Dynamic,
+            _ => KernelStrategy.Auto,
+        };
+
+    private static long PerTokenWorkspace(in NativeMoeProblem native)
+    {
+        NativeMoeProblem one = native;
+        one.NumTokens = 1;
+        NativeMoeProblem two = native;
+        two.NumTokens = 2;
+        return NativeProxy.Plan(two).WorkspaceBytes - NativeProxy.Plan(one).WorkspaceBytes + 512;
+    }
+
+    private static int DeviceIndex(Device device) => device.index < 0 ? CurrentDeviceIndex() : device.index;
+
+    private static NativeMoeProblem Describe(MoeProblem problem, Tensor output)
+    {
+        var native = new NativeMoeProblem
+        {
+            StructSize = (uint)System.Runtime.InteropServices.Marshal.SizeOf<NativeMoeProblem>(),
+            Device = DeviceIndex(problem.Device),
+            NumTokens = problem.Tokens,
+            Hidden = problem.Hidden,
+            Intermediate = problem.Intermediate,
+            NumExperts = problem.NumExperts,
+            NumLocalExperts = problem.LocalExperts,
+            LocalExpertOffset = problem.LocalExpertOffset,
+            TopK = problem.TopK,
+            Activation = problem.Activation == MoeActivation.Silu ? 0 : 1,
+            QuantMode = problem.QuantMode == MoeQuantMode.Nvfp4 ? 0 : 1,
+            ScaleLayout = problem.ScaleLayout == ScaleLayout.Swizzled128x4 ? 0 : 1,
+            ReciprocalAlphas = problem.HasReciprocalAlphas ? 1 : 0,
+            IndexType = problem.ExpertIds.dtype == ScalarType.Int64 ? 1 : 0,
+            Strategy = (int)StrategyOf(problem.Options),
+            MicroMaxTokens = problem.Options.MicroMaxTokens,
+            MicroMaxPairs = problem.Options.MicroMaxPairs,
+            StaticMaxPairs = problem.Options.StaticMaxPairs,
+            X = TensorPointers.DataPointer(problem.X),
+            W1 = TensorPointers.DataPointer(problem.W1Weight),
+            W1Scales = TensorPointers.DataPointer(problem.W1Scales),
+            W2 = TensorPointers.DataPointer(problem.W2Weight),
+            W2Scales = TensorPointers.DataPointer(problem.W2Scales),
+            ExpertIds = TensorPointers.DataPointer(problem.ExpertIds),
+            RoutingWeights = TensorPointers.DataPointer(problem.RoutingWeights),
+            W1Alpha = Scalars(problem.W1Alpha),
+            W2Alpha = Scalars(problem.W2Alpha),
+            Fc2InputScale = problem.Fc2InputScale is { } gs2 ? Scalars(gs2) : default,
+            InputGlobalScale = problem.InputGlobalScale is { } gs1 ? Scalars(gs1) : default,
+            Output = TensorPointers.DataPointer(output),
+        };
+        return native;
+    }
+
+    private static NativeStrategy StrategyOf(FusedMoeOptions options) => options.UseReferenceKernels
+        ? NativeStrategy.Reference
+        : options.Strategy switch
+        {
+            KernelStrategy.Micro => NativeStrategy.Micro,
+            KernelStrategy.Static => NativeStrategy.Static,
+            KernelStrategy.Dynamic => NativeStrategy.Dynamic,
+            _ => NativeStrategy.Auto,
+        };
+
+    private static NativeExpertScalars Scalars(ExpertScalars scalars) => new()
+    {
+        Values = TensorPointers.DataPointer(scalars.Values),
+        Stride = scalars.Stride,
+        Base = scalars.Base,
+    };
 }

@@ -1,0 +1,95 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Microsoft.ML.B12x.Backends.Cuda.Interop;
+
+/// <summary>
+/// One checked wrapper per native call: loads the library on first use, passes a message buffer, and maps a failed
+/// status to an exception (<see cref="ArgumentException"/> for INVALID_ARGUMENT, <see cref="NotSupportedException"/>
+/// for UNSUPPORTED, <see cref="B12xNativeException"/> for everything else).
+/// </summary>
+internal static unsafe class NativeProxy
+{
+    private const int MessageCapacity = 1024;
+
+    public static int Version()
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        return NativeMethods.b12x_version_get();
+    }
+
+    public static (int ComputeCapability, int Multiprocessors, bool Supported) QueryDevice(int device)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        int capability = 0, multiprocessors = 0, supported = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_device_query(device, &capability, &multiprocessors, &supported, message, MessageCapacity);
+        Ensure(status, message, "b12x_device_query");
+        return (capability, multiprocessors, supported != 0);
+    }
+
+    public static (NativeStrategy Strategy, long WorkspaceBytes) Plan(in NativeMoeProblem problem)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        int strategy = 0;
+        nuint bytes = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        fixed (NativeMoeProblem* p = &problem)
+        {
+            int status = NativeMethods.b12x_moe_plan_query(p, &strategy, &bytes, message, MessageCapacity);
+            Ensure(status, message, "b12x_moe_plan_query");
+        }
+        return ((NativeStrategy)strategy, checked((long)bytes));
+    }
+
+    public static NativeStrategy Run(in NativeMoeProblem problem, IntPtr workspace, long workspaceBytes)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        int used = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        fixed (NativeMoeProblem* p = &problem)
+        {
+            int status = NativeMethods.b12x_moe_run(p, workspace, (nuint)workspaceBytes, IntPtr.Zero, &used, message, MessageCapacity);
+            Ensure(status, message, "b12x_moe_run");
+        }
+        return (NativeStrategy)used;
+    }
+
+    public static void IntermediateCodes(in NativeMoeProblem problem, IntPtr workspace, long workspaceBytes, IntPtr codes)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        byte* message = stackalloc byte[MessageCapacity];
+        fixed (NativeMoeProblem* p = &problem)
+        {
+            int status = NativeMethods.b12x_moe_intermediate_codes(p, workspace, (nuint)workspaceBytes, codes, IntPtr.Zero, message, MessageCapacity);
+            Ensure(status, message, "b12x_moe_intermediate_codes");
+        }
+    }
+
+    public static void QuantizeNvfp4(IntPtr x, int rows, int cols, IntPtr globalScale, IntPtr codes, IntPtr scales, int device)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_nvfp4_quantize(x, rows, cols, globalScale, codes, scales, device, IntPtr.Zero, message, MessageCapacity);
+        Ensure(status, message, "b12x_nvfp4_quantize");
+    }
+
+    private static void Ensure(int status, byte* message, string function)
+    {
+        if (status == (int)NativeStatus.Success)
+        {
+            return;
+        }
+        string text = Marshal.PtrToStringUTF8((IntPtr)message) ?? string.Empty;
+        string name = Marshal.PtrToStringUTF8(NativeMethods.b12x_status_name_get(status)) ?? $"status {status}";
+        string full = $"{function}: {text}";
+        throw (NativeStatus)status switch
+        {
+            NativeStatus.InvalidArgument => new ArgumentException(full),
+            NativeStatus.Unsupported => new NotSupportedException(full),
+            NativeStatus.CudaContextLost => new B12xNativeException(
+                status, name, full + ". The CUDA context of this process is lost; restart the process.", isContextLost: true),
+            _ => new B12xNativeException(status, name, full),
+        };
+    }
+}
