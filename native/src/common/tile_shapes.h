@@ -6,15 +6,16 @@ namespace b12x {
 // GEMM CTAs: 4 warps; each warp computes one m16 MMA tile of weight rows for the tile's tokens.
 constexpr int kGemmThreads = 128;
 
-// Token tiles (the MMA's N side, multiples of 8) of the three strategies: decode rows rarely share an expert, so
-// micro uses one n8 tile; static and dynamic grow the tile to reuse each dequantised weight fragment for more tokens.
+// Token tiles (the MMA's N side, multiples of 8) of the three strategies. Micro computes one routed pair per CTA
+// (one n8 MMA tile with a single token: decode rows rarely share an expert); static and dynamic group an expert's
+// tokens so each dequantised weight fragment feeds up to 32 or 64 of them.
 constexpr int kMicroTokenTile = 8;
 constexpr int kStaticTokenTile = 32;
 constexpr int kDynamicTokenTile = 64;
 
-// Warps sharing one 16-row group along K. Decode tiles hold one or two tokens, so a 16-row group is memory work
-// only: 4 warps on it give 4x the loads in flight (qwen3-30b at T=1: 8 experts x 48 row groups = 384 CTAs, about
-// 3 per SM of an H100). Larger tiles have enough MMA work per load to keep one warp per row group.
+// Warps sharing one 16-row group along K. A decode tile holds one token, so a 16-row group is memory work only:
+// 4 warps on it give 4x the loads in flight (qwen3-30b at T=1: 8 pairs x 48 row groups = 384 CTAs, about 3 per SM
+// of an H100). Larger tiles have enough MMA work per load to keep fewer warps per row group.
 constexpr int kMicroKSplit = 4;
 constexpr int kStaticKSplit = 2;
 constexpr int kDynamicKSplit = 1;

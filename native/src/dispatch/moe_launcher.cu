@@ -5,6 +5,8 @@
 #include "../common/tile_shapes.h"
 #include "../kernels/moe_combine.cuh"
 #include "../kernels/moe_gemm_kernels.cuh"
+#include "../kernels/moe_gemm_tiled.cuh"
+#include "../kernels/moe_micro.cuh"
 #include "../kernels/moe_reference.cuh"
 #include "../kernels/moe_routing.cuh"
 #include "../kernels/quantize_nvfp4.cuh"
@@ -83,7 +85,11 @@ int grid_for(int64_t work, int threads, int sms) {
 b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStream_t stream, char* message,
                            size_t message_capacity) {
   const char* step = "GEMM launch";
-  B12X_CUDA_TRY(launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step), step);
+  // Tiled kernels need swizzled scales (aligned 4-block words); linear scales take the register-streaming kernels.
+  const bool tiled = p.w1_sa.swizzled;
+  B12X_CUDA_TRY(tiled ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
+                      : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
+                step);
   return B12X_STATUS_SUCCESS;
 }
 
@@ -120,7 +126,8 @@ b12x_status_t launch_intermediate_export(const b12x_moe_problem_t& q, const void
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
   const int64_t bytes = static_cast<int64_t>(q.num_tokens) * q.top_k * (q.intermediate / 2);
-  moe_export_intermediate_codes<<<grid_for(bytes, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p, codes);
+  const bool by_pair = resolve_strategy(q) == B12X_STRATEGY_MICRO;  // micro keeps its rows by pair, not by slot
+  moe_export_intermediate_codes<<<grid_for(bytes, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p, codes, by_pair);
   B12X_CUDA_TRY(cudaGetLastError(), "intermediate export launch");
   return B12X_STATUS_SUCCESS;
 }
@@ -146,6 +153,11 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
   const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
+  if (strategy == B12X_STRATEGY_MICRO) {  // no routing pass, no separate combine
+    const char* step = "micro launch";
+    B12X_CUDA_TRY(launch_moe_micro(p, stream, &step), step);
+    return B12X_STATUS_SUCCESS;
+  }
 
   B12X_CUDA_TRY(cudaMemsetAsync(p.counts, 0, sizeof(int32_t) * q.num_local_experts, stream), "routing counter reset");
   moe_route_count<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
@@ -161,7 +173,6 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
 
   b12x_status_t status;
   switch (strategy) {
-    case B12X_STRATEGY_MICRO:
     case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, sms, stream, message, message_capacity); break;
     case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, q.device, stream, message, message_capacity); break;

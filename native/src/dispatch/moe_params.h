@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 #include <cstdint>
 #include "../common/scale_layout.cuh"
+#include "scale_pitch.h"
 
 namespace b12x {
 
@@ -41,9 +42,9 @@ struct MoeParams {
   int32_t* slot_pair;    // [P] pair index t*K + k of each slot
   int32_t* slot_expert;  // [P] local expert of each slot
   uint8_t* xq_codes;     // [P, H/2]   FC1 input, NVFP4
-  uint8_t* xq_scales;    // [P, H/16]
+  uint8_t* xq_scales;    // [P, scale_row_pitch(H)]
   uint8_t* aq_codes;     // [P, I/2]   FC2 input, NVFP4
-  uint8_t* aq_scales;    // [P, I/16]
+  uint8_t* aq_scales;    // [P, scale_row_pitch(I)]
   __nv_bfloat16* a_bf16; // [P, I]     FC2 input, W4A16
   float* y;              // [P, H]     fp32(w * alpha2) * FC2 row, by pair index
   int32_t token_tile;    // tokens per GEMM tile of this strategy

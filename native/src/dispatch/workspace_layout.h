@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include "scale_pitch.h"
 
 namespace b12x {
 
@@ -35,9 +36,9 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.slot_pair = place(pairs * 4);
   w.slot_expert = place(pairs * 4);
   w.xq_codes = place(nvfp4 ? pairs * static_cast<size_t>(hidden / 2) : 0);
-  w.xq_scales = place(nvfp4 ? pairs * static_cast<size_t>(hidden / 16) : 0);
+  w.xq_scales = place(nvfp4 ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(hidden))) : 0);
   w.aq_codes = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 2) : 0);
-  w.aq_scales = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 16) : 0);
+  w.aq_scales = place(nvfp4 ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(intermediate))) : 0);
   w.a_bf16 = place(nvfp4 ? 0 : pairs * static_cast<size_t>(intermediate) * 2);
   w.y = place(pairs * static_cast<size_t>(hidden) * 4);
   w.total = at;

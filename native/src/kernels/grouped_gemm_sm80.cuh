@@ -121,11 +121,53 @@ struct TokenOperand {
   const __nv_bfloat16* values[TN / 8];
 };
 
-// Registers of one K step of one lane: weight blocks of rows g, g+8 and the token blocks.
+// Weight registers of one K step of one lane: block kb of rows g and g+8 of each of the NA matrices.
+template <int NA>
+struct WeightStep {
+  uint2 raw[NA][2];
+  uint32_t scale[NA][2];  // bf16x2 broadcast of the block scale; 0 past the matrix or the K tail
+};
+
+template <int NA>
+__device__ __forceinline__ void load_weight_step(const WeightOperand<NA>& wo, int32_t kb, bool k_valid, WeightStep<NA>& s) {
+  const int32_t row_bytes = wo.k / 2;
+#pragma unroll
+  for (int a = 0; a < NA; ++a) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int32_t row = wo.row[a][r];
+      if (row >= 0 && k_valid) {
+        s.raw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
+        s.scale[a][r] = bf16x2_broadcast(e4m3_decode(wo.scales[wo.sa.offset(wo.expert, row, kb)]));
+      } else {
+        s.raw[a][r] = make_uint2(0u, 0u);
+        s.scale[a][r] = 0u;
+      }
+    }
+  }
+}
+
+// MMA k-step s (0..3) of a weight step against NT token fragments (b0: elements 4s, 4s+1; b1: 4s+2, 4s+3).
+template <int NA, int NT>
+__device__ __forceinline__ void mma_weight_step(const DequantTable& table, const WeightStep<NA>& ws, int s,
+                                                const uint32_t (&b0)[NT], const uint32_t (&b1)[NT],
+                                                float (&acc)[NA][NT][4]) {
+  const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
+#pragma unroll
+  for (int a = 0; a < NA; ++a) {
+    const uint32_t a0 = bf16x2_mul(table.pair[block_byte(ws.raw[a][0], j0)], ws.scale[a][0]);
+    const uint32_t a1 = bf16x2_mul(table.pair[block_byte(ws.raw[a][1], j0)], ws.scale[a][1]);
+    const uint32_t a2 = bf16x2_mul(table.pair[block_byte(ws.raw[a][0], j1)], ws.scale[a][0]);
+    const uint32_t a3 = bf16x2_mul(table.pair[block_byte(ws.raw[a][1], j1)], ws.scale[a][1]);
+#pragma unroll
+    for (int n = 0; n < NT; ++n) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+  }
+}
+
+// Registers of one K step of one lane: the weight step and the token blocks.
 template <int TN, int NA, bool kFp4B>
 struct StepOperands {
-  uint2 wraw[NA][2];
-  uint32_t wscale[NA][2];
+  WeightStep<NA> weights;
   uint2 bcodes[kFp4B ? TN / 8 : 1];
   uint32_t bscale[kFp4B ? TN / 8 : 1];
   uint32_t bvals[kFp4B ? 1 : TN / 8][8];  // bf16 pairs of the token block (W4A16)
@@ -134,21 +176,7 @@ struct StepOperands {
 template <int TN, int NA, bool kFp4B>
 __device__ __forceinline__ void load_step(const WeightOperand<NA>& wo, const TokenOperand<TN, kFp4B>& to, int32_t kb,
                                           bool k_valid, StepOperands<TN, NA, kFp4B>& s) {
-  const int32_t row_bytes = wo.k / 2;
-#pragma unroll
-  for (int a = 0; a < NA; ++a) {
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int32_t row = wo.row[a][r];
-      if (row >= 0 && k_valid) {
-        s.wraw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
-        s.wscale[a][r] = bf16x2_broadcast(e4m3_decode(wo.scales[wo.sa.offset(wo.expert, row, kb)]));
-      } else {
-        s.wraw[a][r] = make_uint2(0u, 0u);
-        s.wscale[a][r] = 0u;
-      }
-    }
-  }
+  load_weight_step(wo, kb, k_valid, s.weights);
 #pragma unroll
   for (int n = 0; n < TN / 8; ++n) {
     if constexpr (kFp4B) {
@@ -173,27 +201,18 @@ __device__ __forceinline__ void mma_step(const DequantTable& table, const StepOp
                                          float (&acc)[NA][TN / 8][4]) {
 #pragma unroll
   for (int s = 0; s < 4; ++s) {
-    const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
     uint32_t b0[TN / 8], b1[TN / 8];
 #pragma unroll
     for (int n = 0; n < TN / 8; ++n) {
       if constexpr (kFp4B) {
-        b0[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], j0)], st.bscale[n]);
-        b1[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], j1)], st.bscale[n]);
+        b0[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], 2 * s)], st.bscale[n]);
+        b1[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], 2 * s + 1)], st.bscale[n]);
       } else {
-        b0[n] = st.bvals[n][j0];
-        b1[n] = st.bvals[n][j1];
+        b0[n] = st.bvals[n][2 * s];
+        b1[n] = st.bvals[n][2 * s + 1];
       }
     }
-#pragma unroll
-    for (int a = 0; a < NA; ++a) {
-      const uint32_t a0 = bf16x2_mul(table.pair[block_byte(st.wraw[a][0], j0)], st.wscale[a][0]);
-      const uint32_t a1 = bf16x2_mul(table.pair[block_byte(st.wraw[a][1], j0)], st.wscale[a][1]);
-      const uint32_t a2 = bf16x2_mul(table.pair[block_byte(st.wraw[a][0], j1)], st.wscale[a][0]);
-      const uint32_t a3 = bf16x2_mul(table.pair[block_byte(st.wraw[a][1], j1)], st.wscale[a][1]);
-#pragma unroll
-      for (int n = 0; n < TN / 8; ++n) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
-    }
+    mma_weight_step(table, st.weights, s, b0, b1, acc);
   }
 }
 

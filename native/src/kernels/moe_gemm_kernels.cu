@@ -42,7 +42,7 @@ __device__ __forceinline__ TokenOperand<TN, kFp4> token_operand(const MoeParams&
     if (!valid) continue;
     if constexpr (kFp4) {
       to.codes[n] = (fc1 ? p.xq_codes : p.aq_codes) + static_cast<int64_t>(slot) * (k / 2);
-      to.scales[n] = (fc1 ? p.xq_scales : p.aq_scales) + static_cast<int64_t>(slot) * (k / 16);
+      to.scales[n] = (fc1 ? p.xq_scales : p.aq_scales) + static_cast<int64_t>(slot) * scale_row_pitch(k);
     } else {
       to.values[n] = fc1 ? p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * k
                          : p.a_bf16 + static_cast<int64_t>(slot) * k;
@@ -113,7 +113,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
         const QuantizedBlock q = quantize_block16(v, p.gs2.at(w.expert));
         *reinterpret_cast<uint2*>(p.aq_codes + slot * (p.intermediate / 2) + n_first / 2) =
             make_uint2(q.codes[0], q.codes[1]);
-        p.aq_scales[slot * (p.intermediate / 16) + n_first / 16] = static_cast<uint8_t>(q.scale);
+        p.aq_scales[slot * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(q.scale);
       } else {
         uint32_t packed[8];
 #pragma unroll
@@ -222,7 +222,6 @@ cudaError_t launch_for_tile(const MoeParams& p, bool persistent, int32_t sms, cu
 cudaError_t launch_moe_gemms(const MoeParams& p, int32_t tn, bool persistent, int32_t sms, cudaStream_t stream,
                              const char** step) {
   switch (tn) {
-    case kMicroTokenTile: return launch_for_tile<kMicroTokenTile, kMicroKSplit>(p, persistent, sms, stream, step);
     case kStaticTokenTile: return launch_for_tile<kStaticTokenTile, kStaticKSplit>(p, persistent, sms, stream, step);
     case kDynamicTokenTile: return launch_for_tile<kDynamicTokenTile, kDynamicKSplit>(p, persistent, sms, stream, step);
     default: *step = "GEMM launch (token tile)"; return cudaErrorInvalidValue;

@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kReferenceThreads) moe_reference_fc1(MoeParams
   const int32_t l = p.slot_expert[slot];
   if (p.nvfp4) {
     load_row(input, p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2),
-             p.xq_scales + static_cast<int64_t>(slot) * (p.hidden / 16), nullptr, p.hidden);
+             p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden), nullptr, p.hidden);
   } else {
     load_row(input, nullptr, nullptr, p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * p.hidden, p.hidden);
   }
@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(kReferenceThreads) moe_reference_fc1(MoeParams
       const QuantizedBlock q = quantize_block16(v, p.gs2.at(l));
       uint8_t* codes = p.aq_codes + static_cast<int64_t>(slot) * (p.intermediate / 2) + 8 * b;
       for (int j = 0; j < 8; ++j) codes[j] = static_cast<uint8_t>(q.codes[j >> 2] >> ((j & 3) * 8));
-      p.aq_scales[static_cast<int64_t>(slot) * (p.intermediate / 16) + b] = static_cast<uint8_t>(q.scale);
+      p.aq_scales[static_cast<int64_t>(slot) * scale_row_pitch(p.intermediate) + b] = static_cast<uint8_t>(q.scale);
     } else {
       for (int i = 0; i < 16; ++i) {
         p.a_bf16[static_cast<int64_t>(slot) * p.intermediate + 16 * b + i] = __float2bfloat16_rn(inter[16 * b + i]);
@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(kReferenceThreads) moe_reference_fc2(MoeParams
   const int32_t l = p.slot_expert[slot];
   if (p.nvfp4) {
     load_row(inter, p.aq_codes + static_cast<int64_t>(slot) * (p.intermediate / 2),
-             p.aq_scales + static_cast<int64_t>(slot) * (p.intermediate / 16), nullptr, p.intermediate);
+             p.aq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.intermediate), nullptr, p.intermediate);
   } else {
     load_row(inter, nullptr, nullptr, p.a_bf16 + static_cast<int64_t>(slot) * p.intermediate, p.intermediate);
   }

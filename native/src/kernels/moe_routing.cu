@@ -75,13 +75,15 @@ __global__ void moe_route_scatter(MoeParams p) {
   }
 }
 
-__global__ void moe_export_intermediate_codes(MoeParams p, uint8_t* codes) {
+__global__ void moe_export_intermediate_codes(MoeParams p, uint8_t* codes, bool by_pair) {
   const int64_t row_bytes = p.intermediate / 2;
-  const int64_t total = static_cast<int64_t>(p.offsets[p.local_experts]) * row_bytes;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+  const int64_t rows = by_pair ? static_cast<int64_t>(p.pairs()) : static_cast<int64_t>(p.offsets[p.local_experts]);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < rows * row_bytes;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t slot = i / row_bytes, byte = i % row_bytes;
-    codes[static_cast<int64_t>(p.slot_pair[slot]) * row_bytes + byte] = p.aq_codes[slot * row_bytes + byte];
+    const int64_t row = i / row_bytes, byte = i % row_bytes;
+    if (by_pair && p.local_expert_of(static_cast<int32_t>(row)) < 0) continue;
+    const int64_t pair = by_pair ? row : p.slot_pair[row];
+    codes[pair * row_bytes + byte] = p.aq_codes[row * row_bytes + byte];
   }
 }
 

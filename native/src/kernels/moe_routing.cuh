@@ -16,7 +16,8 @@ __global__ void moe_route_count(MoeParams p);
 __global__ void __launch_bounds__(kRoutePlanThreads) moe_route_plan(MoeParams p);
 __global__ void moe_route_scatter(MoeParams p);
 
-// Diagnostics: codes[pair] = the FC2-input codes of the slot that holds the pair (aq plane, by pair index).
-__global__ void moe_export_intermediate_codes(MoeParams p, uint8_t* codes);
+// Diagnostics: codes[pair] = the FC2-input codes of the valid pair, read from the slot that holds it, or from row
+// pair itself when the aq plane is indexed by pair (micro strategy).
+__global__ void moe_export_intermediate_codes(MoeParams p, uint8_t* codes, bool by_pair);
 
 }  // namespace b12x

@@ -34,7 +34,7 @@ __global__ void moe_quantize_fc1_input(MoeParams p) {
     load_block(p.x + static_cast<int64_t>(token) * p.hidden + block * 16, v);
     QuantizedBlock q = quantize_block16(v, p.input_scale(p.slot_expert[slot]));
     store_block(q, p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + block * 8,
-                p.xq_scales + static_cast<int64_t>(slot) * blocks_per_row + block);
+                p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + block);
   }
 }
 

@@ -1,0 +1,361 @@
+// CTA = 8 warps (4 along the weight rows x 2 along the tokens) over a tile of 128 weight rows x TN tokens:
+//   FC1 silu : 64 features = up rows [n0, n0+64) and gate rows [I+n0, I+n0+64); warp m holds up and gate of 16
+//              features, so the activation stays in the lane that accumulated both halves.
+//   FC1 relu2: 128 features; FC2: 128 hidden rows; warp m holds two consecutive 16-row MMA tiles.
+// K advances 64 elements (4 scale blocks) per pipeline step. Each stage holds the weight codes (128 x 32 B) and
+// their 4 scales per row, and the tokens' codes + scales (NVFP4) or bf16 values (W4A16), copied with cp.async
+// kStages - 1 steps ahead. NVFP4 token blocks are dequantised once per CTA into a bf16 tile (double buffered) that
+// all 4 row-warps read; weights are dequantised in registers exactly as in grouped_gemm_sm80.cuh (lane column c
+// owns block c of the step, MMA k-step s its elements 4s..4s+3), so the bf16 tile is read with one 8-byte load per
+// token and k-step and no permutation.
+#include "moe_gemm_tiled.cuh"
+
+#include <algorithm>
+#include "../common/activation.cuh"
+#include "../common/cp_async.cuh"
+#include "../common/nvfp4_block.cuh"
+#include "../common/tile_shapes.h"
+#include "grouped_gemm_sm80.cuh"
+
+namespace b12x {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarpsM = 4;
+constexpr int kWarpsN = 2;
+constexpr int kRowsA = 128;             // weight rows staged per step
+constexpr int kStepBlocks = 4;          // 4 x 16 = 64 K elements per step
+constexpr int kCodeBytes = kStepBlocks * 8;
+constexpr int kValuePitch = 64 + 8;     // bf16 per token row of a B tile: 64 values + 16 B against bank conflicts
+static_assert(kThreads == 32 * kWarpsM * kWarpsN, "warp grid");
+
+template <int TN, bool kFp4B>
+struct TiledLayout {
+  static constexpr int kStages = kFp4B ? 4 : 3;  // both fit the 48 KB of static shared memory
+  static constexpr int kACodes = 0;
+  static constexpr int kAScales = kACodes + kRowsA * kCodeBytes;
+  static constexpr int kB = kAScales + kRowsA * kStepBlocks;
+  static constexpr int kBScales = kB + TN * kCodeBytes;                         // FP4 only
+  static constexpr int kStageBytes = kFp4B ? kBScales + TN * kStepBlocks : kB + TN * kValuePitch * 2;
+  static constexpr int kDequant = kStages * kStageBytes;                        // FP4: bf16 [2][TN][kValuePitch]
+  static constexpr int kPipelineBytes = kDequant + (kFp4B ? 2 * TN * kValuePitch * 2 : 0);
+  static constexpr int kEpilogueBytes = kWarpsM * kWarpsN * (TN / kWarpsN) * 33 * 4;
+  static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
+  static_assert(kBytes + sizeof(DequantTable) <= 48 * 1024, "static shared memory budget");
+  static_assert(kStageBytes % 16 == 0 && kB % 16 == 0 && kDequant % 16 == 0, "16-byte aligned planes");
+};
+
+template <int TN, bool kFc1, bool kGated, bool kFp4B>
+struct TiledKernel {
+  using L = TiledLayout<TN, kFp4B>;
+  static constexpr int kFeatures = (kFc1 && kGated) ? 64 : 128;  // output rows (features) per work item
+  static constexpr int kTokensPerWarp = TN / kWarpsN;
+  static constexpr int kNTiles = kTokensPerWarp / 8;
+  static constexpr int kWarpFeatures = (kFc1 && kGated) ? 16 : 32;
+
+  const MoeParams& p;
+  unsigned char* smem;
+  const DequantTable& table;
+  WorkItem w;
+  int32_t k;          // reduction length
+  int32_t k_blocks;
+  int32_t n_rows;     // valid rows of the output dimension (I or H)
+  const uint8_t* codes;   // this expert's weight matrix
+  const uint8_t* scales;
+  ScaleAddressing sa;
+
+  // Global weight row of staged row i, or -1 when past the matrix.
+  __device__ __forceinline__ int32_t weight_row(int32_t i) const {
+    if constexpr (kFc1 && kGated) {
+      const int32_t feature = w.row0 + (i & 63);
+      return feature < n_rows ? (i < 64 ? feature : n_rows + feature) : -1;
+    } else {
+      const int32_t row = w.row0 + i;
+      return row < n_rows ? row : -1;
+    }
+  }
+
+  __device__ __forceinline__ void issue(int stage, int32_t step) const {
+    unsigned char* st = smem + stage * L::kStageBytes;
+    const int32_t kb0 = step * kStepBlocks;
+    const int32_t row_bytes = k / 2;
+    for (int i = threadIdx.x; i < kRowsA * kStepBlocks; i += kThreads) {
+      const int32_t row = weight_row(i / kStepBlocks), kb = kb0 + i % kStepBlocks;
+      const bool valid = row >= 0 && kb < k_blocks;
+      cp_async8(st + L::kACodes + i * 8, valid ? codes + static_cast<int64_t>(row) * row_bytes + kb * 8 : codes, valid);
+    }
+    if (threadIdx.x < kRowsA) {
+      const int32_t row = weight_row(threadIdx.x);
+      const bool valid = row >= 0 && kb0 < k_blocks;
+      cp_async4(st + L::kAScales + threadIdx.x * 4, valid ? scales + sa.offset(w.expert, row, kb0) : scales, valid);
+    }
+    if constexpr (kFp4B) {
+      const uint8_t* b_codes = kFc1 ? p.xq_codes : p.aq_codes;
+      const uint8_t* b_scales = kFc1 ? p.xq_scales : p.aq_scales;
+      const int32_t pitch = scale_row_pitch(k);
+      for (int i = threadIdx.x; i < TN * kStepBlocks; i += kThreads) {
+        const int32_t token = i / kStepBlocks, kb = kb0 + i % kStepBlocks;
+        const bool valid = token < w.slots && kb < k_blocks;
+        const int64_t slot = w.first_slot + token;
+        cp_async8(st + L::kB + i * 8, valid ? b_codes + slot * row_bytes + kb * 8 : b_codes, valid);
+      }
+      for (int i = threadIdx.x; i < TN; i += kThreads) {
+        const bool valid = i < w.slots && kb0 < k_blocks;
+        cp_async4(st + L::kBScales + i * 4, valid ? b_scales + static_cast<int64_t>(w.first_slot + i) * pitch + kb0 : b_scales,
+                  valid);
+      }
+    } else {
+      for (int i = threadIdx.x; i < TN * 8; i += kThreads) {
+        const int32_t token = i / 8, element = kb0 * 16 + (i % 8) * 8;
+        const bool valid = token < w.slots && element < k;
+        const __nv_bfloat16* src = p.x;
+        if (valid) {
+          const int32_t slot = w.first_slot + token;
+          src = kFc1 ? p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * k + element
+                     : p.a_bf16 + static_cast<int64_t>(slot) * k + element;
+        }
+        cp_async16(st + L::kB + (token * kValuePitch + (i % 8) * 8) * 2, src, valid);
+      }
+    }
+    cp_async_commit();
+  }
+
+  // NVFP4 tokens: codes x scale -> bf16 [TN][kValuePitch], one 16-element block per thread.
+  __device__ __forceinline__ void dequantize_tokens(int stage, int32_t step, __nv_bfloat16* dst) const {
+    const unsigned char* st = smem + stage * L::kStageBytes;
+    for (int i = threadIdx.x; i < TN * kStepBlocks; i += kThreads) {
+      const int token = i / kStepBlocks, block = i % kStepBlocks;
+      const bool valid = step * kStepBlocks + block < k_blocks;  // padding scale bytes are never trusted
+      const uint2 raw = *reinterpret_cast<const uint2*>(st + L::kB + i * 8);
+      const uint32_t scale = valid ? bf16x2_broadcast(e4m3_decode(st[L::kBScales + i])) : 0u;
+      uint32_t v[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) v[j] = bf16x2_mul(table.pair[block_byte(raw, j)], scale);
+      uint4* out = reinterpret_cast<uint4*>(dst + token * kValuePitch + block * 16);
+      out[0] = make_uint4(v[0], v[1], v[2], v[3]);
+      out[1] = make_uint4(v[4], v[5], v[6], v[7]);
+    }
+  }
+
+  // Staged row (0..127) of this warp's MMA tile t and lane row r (g or g+8).
+  __device__ __forceinline__ int staged_row(int wm, int t, int r) const {
+    return (kFc1 && kGated) ? t * 64 + wm * 16 + r : wm * 32 + t * 16 + r;
+  }
+
+  __device__ __forceinline__ void compute(int stage, int32_t step, const __nv_bfloat16* values,
+                                          float (&acc)[2][kNTiles][4]) const {
+    const unsigned char* st = smem + stage * L::kStageBytes;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int wm = warp % kWarpsM, wn = warp / kWarpsM;
+    const bool k_valid = step * kStepBlocks + c < k_blocks;
+    WeightStep<2> weights;  // MMA tiles t = 0, 1 of this warp, rows g and g+8
+#pragma unroll
+    for (int t = 0; t < 2; ++t) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = staged_row(wm, t, g + 8 * r);
+        weights.raw[t][r] = *reinterpret_cast<const uint2*>(st + L::kACodes + row * kCodeBytes + c * 8);
+        weights.scale[t][r] = k_valid ? bf16x2_broadcast(e4m3_decode(st[L::kAScales + row * 4 + c])) : 0u;
+      }
+    }
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      uint32_t b0[kNTiles], b1[kNTiles];
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n) {
+        const int token = wn * kTokensPerWarp + n * 8 + g;
+        const uint2 v = *reinterpret_cast<const uint2*>(values + token * kValuePitch + 16 * c + 4 * s);
+        b0[n] = v.x;
+        b1[n] = v.y;
+      }
+      mma_weight_step(table, weights, s, b0, b1, acc);
+    }
+  }
+
+  __device__ void mainloop(float (&acc)[2][kNTiles][4]) const {
+    const int32_t steps = (k_blocks + kStepBlocks - 1) / kStepBlocks;
+#pragma unroll
+    for (int s = 0; s < L::kStages - 1; ++s) {
+      if (s < steps) issue(s, s); else cp_async_commit();
+    }
+    __nv_bfloat16* dequant = reinterpret_cast<__nv_bfloat16*>(smem + L::kDequant);
+    for (int32_t step = 0; step < steps; ++step) {
+      cp_async_wait<L::kStages - 2>();
+      __syncthreads();  // this step's stage is visible to all; the stage refilled below is no longer read
+      const int32_t next = step + L::kStages - 1;
+      if (next < steps) issue(next % L::kStages, next); else cp_async_commit();
+      const int stage = step % L::kStages;
+      const __nv_bfloat16* values;
+      if constexpr (kFp4B) {
+        __nv_bfloat16* buffer = dequant + (step & 1) * TN * kValuePitch;
+        dequantize_tokens(stage, step, buffer);
+        __syncthreads();
+        values = buffer;
+      } else {
+        values = reinterpret_cast<const __nv_bfloat16*>(smem + stage * L::kStageBytes + L::kB);
+      }
+      compute(stage, step, values, acc);
+    }
+    cp_async_wait<0>();
+    __syncthreads();  // the pipeline's shared memory becomes the epilogue's
+  }
+
+  // Writes the warp's results: FC1 -> activation, bf16, FC2-input codes or bf16; FC2 -> y rows.
+  __device__ void epilogue(float (&acc)[2][kNTiles][4]) const {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int wm = warp % kWarpsM, wn = warp / kWarpsM;
+    float* stage = reinterpret_cast<float*>(smem) + warp * kTokensPerWarp * 33;  // [token][feature], pitch 33
+    const int32_t feature0 = w.row0 + wm * kWarpFeatures;
+    const float alpha = kFc1 ? p.alpha1(w.expert) : p.alpha2(w.expert);
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int row = g + (i >= 2 ? 8 : 0), token = n * 8 + 2 * c + (i & 1);
+        if constexpr (kFc1 && kGated) {
+          const float v = silu_gated(__fmul_rn(alpha, acc[1][n][i]), __fmul_rn(alpha, acc[0][n][i]));
+          stage[token * 33 + row] = __bfloat162float(__float2bfloat16_rn(v));
+        } else {
+#pragma unroll
+          for (int t = 0; t < 2; ++t) {
+            const float v = kFc1 ? __bfloat162float(__float2bfloat16_rn(relu_squared(__fmul_rn(alpha, acc[t][n][i]))))
+                                 : acc[t][n][i];
+            stage[token * 33 + t * 16 + row] = v;
+          }
+        }
+      }
+    }
+    __syncwarp();
+    const int token = lane;
+    if (token < kTokensPerWarp) {
+      const int32_t local = wn * kTokensPerWarp + token;
+      if (local < w.slots) {
+        const int64_t slot = w.first_slot + local;
+        const float* v = stage + token * 33;
+        if constexpr (kFc1) {
+#pragma unroll
+          for (int b = 0; b < kWarpFeatures / 16; ++b) {
+            const int32_t f = feature0 + 16 * b;
+            if (f >= n_rows) continue;
+            if constexpr (kFp4B) {
+              float block[16];
+#pragma unroll
+              for (int i = 0; i < 16; ++i) block[i] = v[16 * b + i];
+              const QuantizedBlock q = quantize_block16(block, p.gs2.at(w.expert));
+              *reinterpret_cast<uint2*>(p.aq_codes + slot * (p.intermediate / 2) + f / 2) = make_uint2(q.codes[0], q.codes[1]);
+              p.aq_scales[slot * scale_row_pitch(p.intermediate) + f / 16] = static_cast<uint8_t>(q.scale);
+            } else {
+              uint32_t packed[8];
+#pragma unroll
+              for (int i = 0; i < 8; ++i) {
+                packed[i] = static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[16 * b + 2 * i]))) |
+                            (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[16 * b + 2 * i + 1]))) << 16);
+              }
+              uint4* dst = reinterpret_cast<uint4*>(p.a_bf16 + slot * p.intermediate + f);
+              dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+              dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
+            }
+          }
+        } else {
+          const int32_t pair = p.slot_pair[slot];
+          const float scale = __fmul_rn(p.routing_weights[pair], alpha);
+          float* y = p.y + static_cast<int64_t>(pair) * p.hidden;
+#pragma unroll
+          for (int b = 0; b < 2; ++b) {
+            const int32_t h = feature0 + 16 * b;
+            if (h >= n_rows) continue;
+            float4* dst = reinterpret_cast<float4*>(y + h);
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+              dst[q] = make_float4(__fmul_rn(scale, v[16 * b + 4 * q]), __fmul_rn(scale, v[16 * b + 4 * q + 1]),
+                                   __fmul_rn(scale, v[16 * b + 4 * q + 2]), __fmul_rn(scale, v[16 * b + 4 * q + 3]));
+            }
+          }
+        }
+      }
+    }
+    __syncthreads();  // the staging area is the next work item's pipeline
+  }
+};
+
+template <int TN, bool kFc1, bool kGated, bool kFp4B>
+__global__ void __launch_bounds__(kThreads) moe_tiled_kernel(MoeParams p, int32_t persistent) {
+  using K = TiledKernel<TN, kFc1, kGated, kFp4B>;
+  __shared__ alignas(16) unsigned char smem[TiledLayout<TN, kFp4B>::kBytes];
+  __shared__ DequantTable table;
+  __shared__ int32_t claimed;
+  table.fill();
+  const int32_t n_rows = kFc1 ? p.intermediate : p.hidden;
+  const int32_t row_tiles = (n_rows + K::kFeatures - 1) / K::kFeatures;
+  for (int32_t round = 0;; ++round) {
+    int32_t item;
+    if (persistent) {
+      __syncthreads();
+      if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
+      __syncthreads();
+      item = claimed;
+    } else {
+      if (round > 0) break;
+      __syncthreads();  // the dequantisation table is filled
+      item = blockIdx.x;
+    }
+    K kernel{p, smem, table};
+    if (!decode_work_item(p, item, row_tiles, TN, K::kFeatures, kernel.w)) break;
+    kernel.k = kFc1 ? p.hidden : p.intermediate;
+    kernel.k_blocks = kernel.k / 16;
+    kernel.n_rows = n_rows;
+    kernel.codes = kFc1 ? p.w1 + static_cast<int64_t>(kernel.w.expert) * p.w1_rows * (p.hidden / 2)
+                        : p.w2 + static_cast<int64_t>(kernel.w.expert) * p.hidden * (p.intermediate / 2);
+    kernel.scales = kFc1 ? p.w1_scales : p.w2_scales;
+    kernel.sa = kFc1 ? p.w1_sa : p.w2_sa;
+    float acc[2][K::kNTiles][4];
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+      for (int n = 0; n < K::kNTiles; ++n) acc[t][n][0] = acc[t][n][1] = acc[t][n][2] = acc[t][n][3] = 0.0f;
+    kernel.mainloop(acc);
+    kernel.epilogue(acc);
+  }
+}
+
+template <int TN>
+cudaError_t launch_tiled(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream, const char** step) {
+  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  const int64_t tiles = (pairs + TN - 1) / TN + std::min<int64_t>(p.local_experts, pairs);
+  const int32_t fc1_features = p.gated ? 64 : 128;
+  const int64_t fc1_items = tiles * ((p.intermediate + fc1_features - 1) / fc1_features);
+  const int64_t fc2_items = tiles * ((p.hidden + 127) / 128);
+  void (*fc1)(MoeParams, int32_t) =
+      p.gated ? (p.nvfp4 ? moe_tiled_kernel<TN, true, true, true> : moe_tiled_kernel<TN, true, true, false>)
+              : (p.nvfp4 ? moe_tiled_kernel<TN, true, false, true> : moe_tiled_kernel<TN, true, false, false>);
+  void (*fc2)(MoeParams, int32_t) = p.nvfp4 ? moe_tiled_kernel<TN, false, false, true> : moe_tiled_kernel<TN, false, false, false>;
+  int64_t fc1_grid = fc1_items, fc2_grid = fc2_items;
+  cudaError_t e;
+  if (persistent) {
+    int per_sm1 = 0, per_sm2 = 0;
+    *step = "occupancy query";
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kThreads, 0)) != cudaSuccess) return e;
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kThreads, 0)) != cudaSuccess) return e;
+    fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
+    fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+  }
+  *step = "tiled FC1 launch";
+  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, 0, stream>>>(p, persistent ? 1 : 0);
+  if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  *step = "tiled FC2 launch";
+  fc2<<<static_cast<unsigned>(fc2_grid), kThreads, 0, stream>>>(p, persistent ? 1 : 0);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_moe_gemms_tiled(const MoeParams& p, int32_t tn, bool persistent, int32_t sms, cudaStream_t stream,
+                                   const char** step) {
+  switch (tn) {
+    case kStaticTokenTile: return launch_tiled<kStaticTokenTile>(p, persistent, sms, stream, step);
+    case kDynamicTokenTile: return launch_tiled<kDynamicTokenTile>(p, persistent, sms, stream, step);
+    default: *step = "tiled GEMM launch (token tile)"; return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace b12x
