@@ -188,20 +188,16 @@ internal sealed class SafetensorsHeader
         {
             throw MalformedTensor(file, name, $"the element count of shape [{string.Join(", ", shape)}] overflows 64 bits");
         }
-        long bits;
-        try
-        {
-            bits = checked(elements * SafetensorsDtypes.BitSize(dtype));
-        }
-        catch (OverflowException)
-        {
-            throw MalformedTensor(file, name, $"the byte size of {elements} {SafetensorsDtypes.ToName(dtype)} elements overflows 64 bits");
-        }
+        Int128 bits = (Int128)elements * SafetensorsDtypes.BitSize(dtype);
         if (bits % 8 != 0)
         {
             throw MalformedTensor(file, name, $"{elements} {SafetensorsDtypes.ToName(dtype)} elements do not fill a whole number of bytes");
         }
-        long expectedBytes = bits / 8;
+        if (bits / 8 > long.MaxValue)
+        {
+            throw MalformedTensor(file, name, $"the byte size of {elements} {SafetensorsDtypes.ToName(dtype)} elements overflows 64 bits");
+        }
+        long expectedBytes = (long)(bits / 8);
 
         long[] offsets = ParseIntegers(name, "data_offsets", offsetsElement.Value, file);
         if (offsets.Length != 2)

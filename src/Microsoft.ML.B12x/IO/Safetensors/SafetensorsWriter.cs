@@ -81,11 +81,11 @@ public sealed class SafetensorsWriter
             }
             elements = checked(elements * dimension);
         }
-        long bits = checked(elements * SafetensorsDtypes.BitSize(dtype));
+        Int128 bits = (Int128)elements * SafetensorsDtypes.BitSize(dtype);
         if (bits % 8 != 0 || bits / 8 != data.Length)
         {
             throw new ArgumentException(
-                $"Tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {SafetensorsDtypes.ToName(dtype)} needs {bits / 8.0} bytes; got {data.Length}.",
+                $"Tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {SafetensorsDtypes.ToName(dtype)} needs {(double)bits / 8} bytes; got {data.Length}.",
                 nameof(data));
         }
         AddEntry(name, dtype, [.. shape], data.Length, null, data);
