@@ -9,8 +9,8 @@ namespace B12x.Cli;
 /// <summary>Option factories shared by the commands, so every command spells and checks values the same way.</summary>
 internal static class CommonOptions
 {
-    /// <summary>--verbose, on every command: full exception details on failure.</summary>
-    public static Option<bool> Verbose { get; } = new("--verbose")
+    /// <summary>--verbose, inherited by every command: full exception details on failure.</summary>
+    public static Option<bool> Verbose() => new("--verbose")
     {
         Description = "Print full exception details (stack traces) on failure.",
         Recursive = true,

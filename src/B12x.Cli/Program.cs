@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.IO;
 using System.Linq;
 using B12x.Cli.Commands;
@@ -23,7 +25,8 @@ internal static class Program
     /// <summary>Parses and runs one command line, writing results to <paramref name="output"/> and errors to <paramref name="error"/>.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        RootCommand root = CreateRootCommand();
+        Option<bool> verbose = CommonOptions.Verbose();
+        RootCommand root = CreateRootCommand(verbose);
         ParseResult parse = root.Parse(args);
         string command = string.Join(" ", new[] { "b12x" }.Concat(CommandPath(parse)));
         if (parse.Errors.Count > 0 && !(parse.Action?.ClearsParseErrors ?? false))
@@ -38,28 +41,28 @@ internal static class Program
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            error.WriteLine(parse.GetValue(CommonOptions.Verbose) ? $"{command}: error: {e}" : $"{command}: error: {OneLine(CommonOptions.MessageOf(e))}");
+            error.WriteLine(parse.GetValue(verbose) ? $"{command}: error: {e}" : $"{command}: error: {OneLine(CommonOptions.MessageOf(e))}");
             return ExitCodes.Failure;
         }
     }
 
-    /// <summary>The command tree.</summary>
-    public static RootCommand CreateRootCommand()
+    /// <summary>The command tree (built per call: System.CommandLine symbols hold their parents, so they are not shared).</summary>
+    private static RootCommand CreateRootCommand(Option<bool> verbose)
     {
         var root = new RootCommand("b12x: run, inspect and synthesise fused NVFP4 Mixture-of-Experts layers (safetensors files).");
-        root.Options.Add(CommonOptions.Verbose);
+        root.Options.Add(verbose);
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
         return root;
     }
 
-    private static System.Collections.Generic.IEnumerable<string> CommandPath(ParseResult parse)
+    private static List<string> CommandPath(ParseResult parse)
     {
-        var names = new System.Collections.Generic.List<string>();
-        for (System.CommandLine.Parsing.SymbolResult? result = parse.CommandResult; result is not null; result = result.Parent)
+        var names = new List<string>();
+        for (SymbolResult? result = parse.CommandResult; result is not null; result = result.Parent)
         {
-            if (result is System.CommandLine.Parsing.CommandResult { Command: not RootCommand } commandResult)
+            if (result is CommandResult { Command: not RootCommand } commandResult)
             {
                 names.Insert(0, commandResult.Command.Name);
             }

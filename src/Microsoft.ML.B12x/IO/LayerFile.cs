@@ -69,6 +69,8 @@ public static class LayerFile
     /// <summary>Metadata key: "swizzled128x4" | "linear"; required.</summary>
     public const string ScaleLayoutKey = "scale_layout";
 
+    private static readonly string[] s_scalarTensors = [W1AlphaName, W2AlphaName, Fc2InputScaleName, InputGlobalScaleName];
+
     private static readonly string[] s_layerKeys =
     [
         ActivationKey, QuantModeKey, SourceFormatKey, NumExpertsKey, TopKKey, NumLocalExpertsKey, LocalExpertOffsetKey, ScaleLayoutKey,
@@ -112,11 +114,17 @@ public static class LayerFile
                 {
                     return null;
                 }
-                using Tensor host = reader.ReadTensor(name);
+                Tensor host = reader.ReadTensor(name);
+                loaded.Add(host);
                 CheckScalarValues(host, name, reason => Invalid(path, reason));
-                Tensor tensor = device is null || device.type == DeviceType.CPU ? host.clone() : host.to(device);
-                loaded.Add(tensor);
-                return tensor;
+                if (device is null || device.type == DeviceType.CPU)
+                {
+                    return host;
+                }
+                Tensor moved = host.to(device);
+                loaded.Add(moved);
+                host.Dispose();
+                return moved;
             }
             return new MoeLayerData(
                 config, Read(W1WeightName), Read(W1WeightSfName), Read(W2WeightName), Read(W2WeightSfName),
@@ -183,7 +191,7 @@ public static class LayerFile
             throw Fail($"'{InputGlobalScaleName}' is required for nvfp4 layers written by this library: without it w1_alpha doubles as " +
                 "the input's quantisation scale (the older convention, see semantics.md §Scales)");
         }
-        foreach ((string name, Tensor tensor, SafetensorsDtype? _) in tensors.Where(t => t.Tensor.dtype == ScalarType.Float32))
+        foreach ((string name, Tensor tensor, SafetensorsDtype? _) in tensors.Where(t => s_scalarTensors.Contains(t.Name)))
         {
             using Tensor host = tensor.cpu();
             CheckScalarValues(host, name, Fail);

@@ -146,26 +146,20 @@ internal sealed class SafetensorsHeader
         JsonElement? dtypeElement = null, shapeElement = null, offsetsElement = null;
         foreach (JsonProperty field in entry.EnumerateObject())
         {
-            ref JsonElement? slot = ref dtypeElement;
             switch (field.Name)
             {
                 case "dtype":
-                    slot = ref dtypeElement;
+                    dtypeElement = Once(dtypeElement, field, file, name);
                     break;
                 case "shape":
-                    slot = ref shapeElement;
+                    shapeElement = Once(shapeElement, field, file, name);
                     break;
                 case "data_offsets":
-                    slot = ref offsetsElement;
+                    offsetsElement = Once(offsetsElement, field, file, name);
                     break;
                 default:
                     throw MalformedTensor(file, name, $"unknown key '{field.Name}' (expected dtype, shape, data_offsets)");
             }
-            if (slot is not null)
-            {
-                throw MalformedTensor(file, name, $"key '{field.Name}' appears twice");
-            }
-            slot = field.Value;
         }
         if (dtypeElement is null || shapeElement is null || offsetsElement is null)
         {
@@ -220,6 +214,9 @@ internal sealed class SafetensorsHeader
         }
         return new SafetensorsTensorInfo(name, dtype, shape, begin, expectedBytes);
     }
+
+    private static JsonElement Once(JsonElement? seen, JsonProperty field, string file, string name) =>
+        seen is null ? field.Value : throw MalformedTensor(file, name, $"key '{field.Name}' appears twice");
 
     private static SafetensorsDtype ParseDtype(string name, JsonElement element, string file)
     {
