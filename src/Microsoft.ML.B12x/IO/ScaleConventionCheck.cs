@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using Microsoft.ML.B12x.TorchSharp;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.B12x.IO;
@@ -27,7 +28,8 @@ public static class ScaleConventionCheck
     public static string? Warning(MoeLayerData layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        using Tensor host = layer.W1Alpha.to(CPU).contiguous();
+        using DisposeScope scope = NewDisposeScope();
+        Tensor host = layer.W1Alpha.cpu().contiguous();
         return Warning(layer.Config, TensorPointers.HostSpan<float>(host), layer.InputGlobalScale is not null);
     }
 
