@@ -47,6 +47,7 @@ public static class ActivationBlockQuantizer
     /// <param name="globalScale">gs: finite and &gt; 0.</param>
     /// <param name="packedCodes">Receives C/2 bytes.</param>
     /// <param name="scales">Receives C/16 E4M3 bytes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeRow(ReadOnlySpan<float> values, float globalScale, Span<byte> packedCodes, Span<byte> scales)
     {
         int blocks = CheckRow(values.Length);
@@ -77,6 +78,7 @@ public static class ActivationBlockQuantizer
     /// <param name="values">The row, float32, length C (a multiple of 16).</param>
     /// <param name="globalScale">gs: finite and &gt; 0.</param>
     /// <param name="quantized">Receives the C values x̂.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeToBlockValues(ReadOnlySpan<float> values, float globalScale, Span<float> quantized)
     {
         int blocks = CheckRow(values.Length);
