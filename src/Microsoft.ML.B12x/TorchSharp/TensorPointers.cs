@@ -41,4 +41,15 @@ internal static partial class TensorPointers
         long count = bytes / sizeof(T);
         return new Span<T>((void*)DataPointer(tensor), checked((int)count));
     }
+
+    /// <summary>
+    /// <paramref name="count"/> elements of a contiguous CPU tensor starting at element <paramref name="start"/>, for
+    /// tensors too large for one span (the caller checked the range).
+    /// </summary>
+    public static unsafe ReadOnlySpan<T> HostSlice<T>(torch.Tensor tensor, long start, int count) where T : unmanaged =>
+        new((T*)DataPointer(tensor) + start, count);
+
+    /// <summary>The writable form of <see cref="HostSlice{T}"/>.</summary>
+    public static unsafe Span<T> HostSliceMutable<T>(torch.Tensor tensor, long start, int count) where T : unmanaged =>
+        new((T*)DataPointer(tensor) + start, count);
 }

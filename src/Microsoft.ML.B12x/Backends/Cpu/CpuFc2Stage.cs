@@ -1,0 +1,59 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks;
+
+namespace Microsoft.ML.B12x.Backends.Cpu;
+
+/// <summary>
+/// Step 5 and the per-pair factor of step 6 of semantics.md: FC2 for every slot, scaled by
+/// fp32(token_final_scales[t, k]·alpha2). Work items are (expert, 16 hidden features), as in <see cref="CpuFc1Stage"/>.
+/// </summary>
+internal static unsafe class CpuFc2Stage
+{
+    private const int Lanes = WeightTileDecoder.TileRows;
+
+    public static void Run(CpuMoeCall call, CpuRoutingPlan plan, CpuPairWorkspace workspace)
+    {
+        int tiles = call.Hidden / Lanes;
+        int items = plan.ActiveExperts.Length * tiles;
+        Parallel.For(
+            0, items, call.Parallel,
+            () => new CpuTileScratch(1, CpuReduction.ReductionChunk, plan.MaxSlotsPerExpert),
+            (item, _, scratch) =>
+            {
+                RunItem(call, plan, workspace, plan.ActiveExperts[item / tiles], item % tiles * Lanes, scratch);
+                return scratch;
+            },
+            scratch => scratch.Dispose());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunItem(CpuMoeCall call, CpuRoutingPlan plan, CpuPairWorkspace workspace, int expert, int feature0, CpuTileScratch scratch)
+    {
+        int first = plan.ExpertStart[expert];
+        int slots = plan.ExpertStart[expert + 1] - first;
+        int intermediate = call.Intermediate;
+        float* sums = scratch.Accumulators(0);
+        new Span<float>(sums, slots * Lanes).Clear();
+
+        float* firstInput = workspace.Intermediate(first);
+        for (int column0 = 0; column0 < intermediate; column0 += CpuReduction.ReductionChunk)
+        {
+            int length = Math.Min(CpuReduction.ReductionChunk, intermediate - column0);
+            WeightTileDecoder.Decode(call.W2, expert, feature0, column0, length, scratch.Tile(0), call.Isa);
+            CpuReduction.Accumulate(scratch.Tile(0), firstInput, intermediate, slots, column0, length, sums, call.IsNvfp4, call.Isa);
+        }
+
+        float alpha2 = call.Scalars.Alpha2[expert];
+        long pairBase = (long)plan.FirstToken * call.TopK;
+        for (int s = 0; s < slots; s++)
+        {
+            float factor = call.RoutingWeights[pairBase + plan.SlotPair[first + s]] * alpha2;
+            float* destination = workspace.Contribution(first + s) + feature0;
+            for (int i = 0; i < Lanes; i++)
+            {
+                destination[i] = factor * sums[s * Lanes + i];
+            }
+        }
+    }
+}
