@@ -115,6 +115,11 @@ B12X_API const char* b12x_status_name_get(b12x_status_t status);
 B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capability, int32_t* multiprocessors,
                                          int32_t* supported, char* message, size_t message_capacity);
 
+/* Free and total device memory (cudaMemGetInfo) of a device, for leak checks: every allocation belongs to the
+ * caller, so a stable free count across calls shows the library keeps nothing. */
+B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_bytes, size_t* total_bytes,
+                                                char* message, size_t message_capacity);
+
 /* The strategy a problem runs with (AUTO resolved) and the workspace bytes it needs. Host-only: reads no device
  * memory. */
 B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, int32_t* strategy,

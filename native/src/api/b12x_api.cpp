@@ -114,6 +114,21 @@ B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capabi
   });
 }
 
+B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_bytes, size_t* total_bytes,
+                                                char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = check_device(device, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    DeviceScope scope(device);
+    B12X_CUDA_TRY(scope.status(), "selecting the device");
+    size_t free_memory = 0, total_memory = 0;
+    B12X_CUDA_TRY(cudaMemGetInfo(&free_memory, &total_memory), "cudaMemGetInfo");
+    if (free_bytes != nullptr) *free_bytes = free_memory;
+    if (total_bytes != nullptr) *total_bytes = total_memory;
+    return B12X_STATUS_SUCCESS;
+  });
+}
+
 B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, int32_t* strategy,
                                            size_t* workspace_bytes, char* message, size_t message_capacity) {
   return guarded(message, message_capacity, [&]() -> b12x_status_t {

@@ -21,8 +21,13 @@ internal static class ReferenceMoe
         public int Blocks;
     }
 
-    /// <summary>Computes the output bits [T·H] of a case.</summary>
-    public static ushort[] Run(MoeCaseData c, Regimes? inputRegimes = null, Regimes? intermediateRegimes = null)
+    /// <summary>
+    /// Computes the output bits [T·H] of a case. <paramref name="intermediateCodes"/> (NVFP4, length T·K·I/2)
+    /// receives the packed FC2-input codes of every valid pair at row t·K + k, so other backends can count how many
+    /// intermediate codes they chose differently.
+    /// </summary>
+    public static ushort[] Run(
+        MoeCaseData c, Regimes? inputRegimes = null, Regimes? intermediateRegimes = null, byte[]? intermediateCodes = null)
     {
         int w1Rows = c.Gated ? 2 * c.Intermediate : c.Intermediate;
         var output = new ushort[c.Tokens * c.Hidden];
@@ -87,6 +92,10 @@ internal static class ReferenceMoe
                     a[n] = ReferenceFormats.BFloat16Round(value);
                 }
                 float[] fc2Input = c.Nvfp4 ? Quantize(a, gs2, intermediateRegimes) : a;
+                if (c.Nvfp4 && intermediateCodes is not null)
+                {
+                    PackCodes(a, gs2, intermediateCodes.AsSpan((t * c.TopK + k) * (c.Intermediate / 2), c.Intermediate / 2));
+                }
                 float[] fc2 = MatVec(c.W2Codes, c.W2Scales, l, c.Hidden, c.Intermediate, fc2Input, c.Nvfp4);
                 float factor = c.RoutingWeights[t * c.TopK + k] * alpha2;
                 for (int h = 0; h < c.Hidden; h++)
@@ -122,6 +131,18 @@ internal static class ReferenceMoe
             }
         }
         return ReferenceQuantizer.QuantizeToBlockValues(row, gs);
+    }
+
+    private static void PackCodes(float[] row, float gs, Span<byte> packed)
+    {
+        for (int b = 0; b < row.Length / 16; b++)
+        {
+            (_, int[] codes) = ReferenceQuantizer.QuantizeBlock(row.AsSpan(16 * b, 16), gs);
+            for (int j = 0; j < 8; j++)
+            {
+                packed[8 * b + j] = (byte)(codes[2 * j] | (codes[2 * j + 1] << 4));
+            }
+        }
     }
 
     /// <summary>acc[n] = Σ_c input[c]·ŵ[l, n, c] in the canonical order of the mode.</summary>

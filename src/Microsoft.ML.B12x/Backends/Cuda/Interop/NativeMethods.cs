@@ -28,6 +28,10 @@ internal static unsafe partial class NativeMethods
         int device, int* computeCapability, int* multiprocessors, int* supported, byte* message, nuint messageCapacity);
 
     [LibraryImport(LibraryName)]
+    public static partial int b12x_device_memory_query(
+        int device, nuint* freeBytes, nuint* totalBytes, byte* message, nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
     public static partial int b12x_moe_plan_query(
         NativeMoeProblem* problem, int* strategy, nuint* workspaceBytes, byte* message, nuint messageCapacity);
 

@@ -28,6 +28,16 @@ internal static unsafe class NativeProxy
         return (capability, multiprocessors, supported != 0);
     }
 
+    public static (long Free, long Total) QueryMemory(int device)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        nuint free = 0, total = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_device_memory_query(device, &free, &total, message, MessageCapacity);
+        Ensure(status, message, "b12x_device_memory_query");
+        return ((long)free, (long)total);
+    }
+
     public static (NativeStrategy Strategy, long WorkspaceBytes) Plan(in NativeMoeProblem problem)
     {
         NativeLibraryLoader.EnsureLoaded();

@@ -1,0 +1,256 @@
+using System;
+using System.Collections.Generic;
+using Microsoft.ML.B12x.Backends;
+using Microsoft.ML.B12x.Backends.Cuda;
+using Microsoft.ML.B12x.Tests.Infrastructure;
+using Microsoft.ML.B12x.Tests.Reference;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.B12x.Tests.Backends.Cuda;
+
+/// <summary>
+/// The CUDA backend against the CPU backend over a matrix of small shapes, every mode and every forced kernel
+/// strategy, with the contract's CUDA rule; the number of intermediate FP4 codes that differ from the oracle's is
+/// printed for NVFP4 cases.
+/// </summary>
+[TestClass]
+[RequiresCuda]
+public sealed class CudaMoeBackendTests
+{
+    private const int MatrixSeed = 20261129;
+
+    public TestContext TestContext { get; set; } = null!;
+
+    /// <summary>
+    /// 48 cases: modes cycle deterministically; H and I from {16, 48, 64, 144, 256} (144: 9 blocks, a K tail and
+    /// padded swizzle columns), E in {1, 3, 8, 33}, K in {1, 2, 4, 8} (≤ E), T in {0, 1, 5, 17, 70}; a quarter of
+    /// the cases with E ≥ 3 are one expert-parallel rank.
+    /// </summary>
+    public static IEnumerable<object[]> Matrix()
+    {
+        var random = new Random(MatrixSeed);
+        int[] sizes = { 16, 48, 64, 144, 256 };
+        int[] experts = { 1, 3, 8, 33 };
+        int[] topKs = { 1, 2, 4, 8 };
+        int[] tokens = { 0, 1, 5, 17, 70 };
+        for (int i = 0; i < 48; i++)
+        {
+            bool nvfp4 = i % 2 == 0;
+            bool variant = i / 8 % 2 == 1;
+            int e = experts[random.Next(experts.Length)];
+            int k = Math.Min(topKs[random.Next(topKs.Length)], e);
+            int? local = null;
+            int offset = 0;
+            if (e >= 3 && random.Next(4) == 0)
+            {
+                local = random.Next(1, e);
+                offset = random.Next(0, e - local.Value + 1);
+            }
+            yield return new object[]
+            {
+                new MoeCaseSpec(
+                    Tokens: tokens[random.Next(tokens.Length)],
+                    Hidden: sizes[random.Next(sizes.Length)],
+                    Intermediate: sizes[random.Next(sizes.Length)],
+                    Experts: e,
+                    TopK: k,
+                    Activation: i / 2 % 2 == 0 ? MoeActivation.Silu : MoeActivation.Relu2,
+                    QuantMode: nvfp4 ? MoeQuantMode.Nvfp4 : MoeQuantMode.W4A16,
+                    SourceFormat: !nvfp4 && variant ? MoeSourceFormat.CompressedTensors : MoeSourceFormat.ModelOpt,
+                    Layout: i / 4 % 2 == 0 ? ScaleLayout.Swizzled128x4 : ScaleLayout.Linear,
+                    WithInputGlobalScale: nvfp4 && !variant,
+                    Scalars: (ScalarShape)(i / 16 % 3),
+                    Ids64: random.Next(2) == 0,
+                    LocalExperts: local,
+                    LocalOffset: offset,
+                    Seed: MatrixSeed + i),
+            };
+        }
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Matrix))]
+    public void EveryStrategyMatchesTheCpuBackendWithinTheContractRule(MoeCaseSpec spec)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(spec);
+        ushort[] cpu = MoeCaseRunner.Run(data);
+        byte[]? oracleCodes = data.Nvfp4 ? new byte[data.Tokens * data.TopK * data.Intermediate / 2] : null;
+        ReferenceMoe.Run(data, intermediateCodes: oracleCodes);
+        foreach (KernelStrategy strategy in new[] { KernelStrategy.Auto, KernelStrategy.Micro, KernelStrategy.Static, KernelStrategy.Dynamic })
+        {
+            using var scope = NewDisposeScope();
+            MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy);
+            ushort[] cuda = MoeTensors.Bits(t.Call().cpu());
+            CudaTolerance.Result r = CudaTolerance.AssertWithin(cpu, cuda, data.Hidden, $"{spec} {strategy}");
+            string codes = oracleCodes is null ? "" : $", intermediate codes differing from the oracle: {DifferingCodes(t, oracleCodes)}";
+            TestContext.WriteLine($"{spec} {strategy}: {r}{codes}");
+        }
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Matrix))]
+    public void ReferenceKernelsMatchTheCpuBackendWithinTheContractRule(MoeCaseSpec spec)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(spec);
+        ushort[] cpu = MoeCaseRunner.Run(data);
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), reference: true);
+        ushort[] cuda = MoeTensors.Bits(t.Call().cpu());
+        CudaTolerance.Result r = CudaTolerance.AssertWithin(cpu, cuda, data.Hidden, $"{spec} reference");
+        TestContext.WriteLine($"{spec} reference kernels: {r}");
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Micro)]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void ThreeRunsGiveIdenticalBits(KernelStrategy strategy)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(40, 256, 144, 16, 4, Seed: 7));
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy);
+        ushort[] first = MoeTensors.Bits(t.Call().cpu());
+        for (int run = 0; run < 2; run++)
+        {
+            BitAssert.Equal(first, MoeTensors.Bits(t.Call().cpu()), data.Hidden, $"{strategy} run {run + 2}");
+        }
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Micro)]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void EachTokenGetsTheSameBitsAloneAsInABatchOfTheSameStrategy(KernelStrategy strategy)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(9, 128, 64, 8, 2, Seed: 11));
+        using var scope = NewDisposeScope();
+        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
+        for (int token = 0; token < data.Tokens; token++)
+        {
+            MoeCaseData one = data.Slice(token, 1);
+            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(one), strategy).Call().cpu());
+            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token} ({strategy})");
+        }
+    }
+
+    [TestMethod]
+    public void ZeroTokensGiveAnEmptyOutput()
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(0, 64, 32, 4, 2));
+        using var scope = NewDisposeScope();
+        Tensor output = CudaTestEnvironment.OnCuda(MoeTensors.From(data)).Call();
+        CollectionAssert.AreEqual(new long[] { 0, 64 }, output.shape);
+        Assert.AreEqual(DeviceType.CUDA, output.device_type);
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Micro)]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void TokensWhoseIdsAreAllInvalidGetZeroRows(KernelStrategy strategy)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(6, 64, 32, 4, 2, InvalidIdRate: 0));
+        long[] ids = (long[])data.Ids.Clone();
+        ids[2 * 2] = -1; ids[2 * 2 + 1] = 4;                   // token 2: negative and >= E
+        ids[5 * 2] = 1L << 40; ids[5 * 2 + 1] = (1L << 40) + 1; // token 5: int64 ids that alias valid ones if truncated
+        MoeCaseData invalid = data.With(ids: ids, ids64: true);
+        using var scope = NewDisposeScope();
+        ushort[] output = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(invalid), strategy).Call().cpu());
+        foreach (int token in new[] { 2, 5 })
+        {
+            for (int h = 0; h < data.Hidden; h++)
+            {
+                Assert.AreEqual((ushort)0, output[token * data.Hidden + h], $"token {token} feature {h} ({strategy})");
+            }
+        }
+        CudaTolerance.AssertWithin(MoeCaseRunner.Run(invalid), output, data.Hidden, strategy.ToString());
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Micro)]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void RowsWithNonFiniteInputBecomeNaNRowsWithoutTouchingOthers(KernelStrategy strategy)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(4, 64, 32, 4, 2, InvalidIdRate: 0));
+        ushort[] x = (ushort[])data.X.Clone();
+        x[1 * 64 + 3] = 0x7FC0;  // NaN in token 1
+        x[3 * 64 + 60] = 0xFF80; // -Inf in token 3
+        MoeCaseData nonFinite = data.With(x: x);
+        using var scope = NewDisposeScope();
+        ushort[] output = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(nonFinite), strategy).Call().cpu());
+        for (int h = 0; h < 64; h++)
+        {
+            Assert.IsTrue(BitAssert.IsNaN(output[64 + h]) && BitAssert.IsNaN(output[3 * 64 + h]), $"feature {h} ({strategy})");
+        }
+        CudaTolerance.AssertWithin(MoeCaseRunner.Run(nonFinite), output, 64, strategy.ToString());
+    }
+
+    [TestMethod]
+    public void CpuTensorsWithDeviceCudaRunOnTheGpuAndComeBackToTheCpu()
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(5, 128, 64, 8, 2, Seed: 3));
+        using var scope = NewDisposeScope();
+        MoeTensors host = MoeTensors.From(data);
+        Tensor output = (host with { Options = host.Options with { Device = ComputeDevice.Cuda } }).Call();
+        Assert.AreEqual(DeviceType.CPU, output.device_type);
+        ushort[] onGpu = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host).Call().cpu());
+        BitAssert.Equal(onGpu, MoeTensors.Bits(output), data.Hidden, "uploaded vs resident");
+    }
+
+    [TestMethod]
+    public void ActivationQuantizerIsBitIdenticalToTheCpuQuantizer()
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(97, 256, 16, 1, 1, Seed: 5));
+        using var scope = NewDisposeScope();
+        MoeTensors host = MoeTensors.From(data);
+        foreach (float gs in new[] { 1f, 3.7e-4f, 2.9e-6f, 41f })
+        {
+            var cpu = Microsoft.ML.B12x.Quantization.Nvfp4Quantizer.QuantizeActivations(host.X, gs);
+            var (codes, scales) = CudaActivationQuantizer.Quantize(host.X.to(CudaTestEnvironment.Device), tensor(new[] { gs }).to(CudaTestEnvironment.Device));
+            Assert.IsTrue(cpu.Codes.equal(codes.cpu()).item<bool>(), $"codes, gs {gs}");
+            Assert.IsTrue(cpu.Scales.equal(scales.cpu()).item<bool>(), $"scale bytes, gs {gs}");
+        }
+    }
+
+    [TestMethod]
+    public void GpuMemoryDoesNotGrowOverAThousandCalls()
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(20, 256, 128, 16, 4, Seed: 9));
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data));
+        for (int i = 0; i < 20; i++)
+        {
+            t.Call().Dispose();
+        }
+        cuda.synchronize(CudaTestEnvironment.Device);
+        long before = CudaSupport.DeviceMemory().FreeBytes;
+        for (int i = 0; i < 1000; i++)
+        {
+            t.Call().Dispose();
+        }
+        cuda.synchronize(CudaTestEnvironment.Device);
+        long after = CudaSupport.DeviceMemory().FreeBytes;
+        TestContext.WriteLine($"free device memory before {before}, after 1000 calls {after}");
+        Assert.IsGreaterThanOrEqualTo(before, after, "free device memory after 1000 calls");
+    }
+
+    private static int DifferingCodes(MoeTensors t, byte[] oracleCodes)
+    {
+        using MoeProblem problem = MoeProblem.Create(
+            t.X, t.W1Weight, t.W1WeightSf, t.W2Weight, t.W2WeightSf, t.TokenSelectedExperts, t.TokenFinalScales,
+            t.NumExperts, t.TopK, t.W1Alpha, t.W2Alpha, t.Options);
+        using Tensor output = empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
+        using Tensor codes = CudaMoeBackend.RunAndExportIntermediateCodes(problem, output).cpu();
+        ReadOnlySpan<byte> gpu = TorchSharp.TensorPointers.HostSpan<byte>(codes);
+        int differing = 0;
+        for (int i = 0; i < oracleCodes.Length; i++)
+        {
+            differing += ((gpu[i] ^ oracleCodes[i]) & 0x0F) != 0 ? 1 : 0;
+            differing += ((gpu[i] ^ oracleCodes[i]) & 0xF0) != 0 ? 1 : 0;
+        }
+        return differing;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Collections.Generic;
+using Microsoft.ML.B12x.Tests.Infrastructure;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.B12x.Tests.Backends.Cuda;
+
+/// <summary>
+/// The benchmark shapes at full size on CUDA: against the CPU backend at decode sizes (T ≤ 8), and against the
+/// CUDA reference kernels (the CPU backend's canonical order on CUDA cores) at 64 tokens, where the CPU is too slow.
+/// </summary>
+[TestClass]
+[RequiresCuda]
+public sealed class CudaNamedShapeTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    public static IEnumerable<object[]> DecodeCases()
+    {
+        foreach (NamedShape shape in NamedShape.All)
+        {
+            yield return new object[] { shape, 1 };
+            yield return new object[] { shape, 8 };
+        }
+    }
+
+    public static IEnumerable<object[]> Shapes()
+    {
+        foreach (NamedShape shape in NamedShape.All)
+        {
+            yield return new object[] { shape };
+        }
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(DecodeCases))]
+    public void MatchesTheCpuBackendAtDecodeSizes(NamedShape shape, int tokens)
+    {
+        using var scope = NewDisposeScope();
+        MoeTensors host = NamedShapeCase.Create(shape, tokens, seed: 1000 + tokens);
+        ushort[] cpu = MoeTensors.Bits(host.Call());
+        ushort[] cuda = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host).Call().cpu());
+        CudaTolerance.Result r = CudaTolerance.AssertWithin(cpu, cuda, shape.Hidden, $"{shape} T={tokens}");
+        TestContext.WriteLine($"{shape} T={tokens}: {r}");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Shapes))]
+    public void MatchesTheReferenceKernelsAt64Tokens(NamedShape shape)
+    {
+        using var scope = NewDisposeScope();
+        MoeTensors host = NamedShapeCase.Create(shape, 64, seed: 64);
+        ushort[] reference = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host, reference: true).Call().cpu());
+        foreach (KernelStrategy strategy in new[] { KernelStrategy.Auto, KernelStrategy.Dynamic })
+        {
+            ushort[] cuda = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host, strategy).Call().cpu());
+            CudaTolerance.Result r = CudaTolerance.AssertWithin(reference, cuda, shape.Hidden, $"{shape} T=64 {strategy}");
+            TestContext.WriteLine($"{shape} T=64 {strategy}: {r}");
+        }
+    }
+}
