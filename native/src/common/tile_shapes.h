@@ -20,6 +20,10 @@ constexpr int kMicroKSplit = 4;
 constexpr int kStaticKSplit = 2;
 constexpr int kDynamicKSplit = 1;
 
+// Decode: K steps whose weight loads a warp issues before their MMAs (8 steps x 4 rows x 8 bytes per lane keep
+// about 32 KB per SM in flight at 3 CTAs per SM, the order of the memory system's bandwidth-latency product).
+constexpr int kMicroStepsInFlight = 8;
+
 // Reference kernels: one CTA per slot, threads over output features.
 constexpr int kReferenceThreads = 256;
 

@@ -153,9 +153,14 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
   const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
-  if (strategy == B12X_STRATEGY_MICRO) {  // no routing pass, no separate combine
+  const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
+                          static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
+                                                (kCombineThreads * kCombineColumnsPerThread)));
+  if (strategy == B12X_STRATEGY_MICRO) {  // no routing pass: rows are indexed by pair
     const char* step = "micro launch";
     B12X_CUDA_TRY(launch_moe_micro(p, stream, &step), step);
+    moe_combine<<<combine_grid, kCombineThreads, 0, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "combine launch");
     return B12X_STATUS_SUCCESS;
   }
 
@@ -178,10 +183,6 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
     default: status = launch_reference(p, q.device, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;
-
-  const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
-                          static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
-                                                (kCombineThreads * kCombineColumnsPerThread)));
   moe_combine<<<combine_grid, kCombineThreads, 0, stream>>>(p);
   B12X_CUDA_TRY(cudaGetLastError(), "combine launch");
   return B12X_STATUS_SUCCESS;

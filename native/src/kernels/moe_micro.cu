@@ -11,61 +11,107 @@ namespace {
 constexpr int KS = kMicroKSplit;
 static_assert(KS == kGemmWarps, "one 16-row group per CTA: every warp splits K");
 
-// Token fragments of one K step for a single-token MMA tile: only column 0 (lanes with g == 0) carries data.
-// NVFP4 FC1 quantises the x block here (step 1, bit-identical to the quantiser kernel); FC2 dequantises the
-// pair's stored codes; W4A16 passes bf16 values through.
-struct SingleToken {
-  uint32_t pairs[8];  // bf16 pairs of the lane's block: elements (2j, 2j+1)
-};
+// The operand row in shared memory: bf16, natural order, zero-padded to whole K steps.
+__host__ __device__ constexpr int32_t padded_row(int32_t k) { return (k + 63) / 64 * 64; }
 
-__device__ __forceinline__ SingleToken token_from_bf16(const __nv_bfloat16* row, int32_t kb, bool valid) {
-  SingleToken t;
-  uint4 lo = make_uint4(0u, 0u, 0u, 0u), hi = lo;
-  if (valid) {
-    const uint4* src = reinterpret_cast<const uint4*>(row + kb * 16);
-    lo = src[0];
-    hi = src[1];
-  }
-  t.pairs[0] = lo.x; t.pairs[1] = lo.y; t.pairs[2] = lo.z; t.pairs[3] = lo.w;
-  t.pairs[4] = hi.x; t.pairs[5] = hi.y; t.pairs[6] = hi.z; t.pairs[7] = hi.w;
-  return t;
-}
-
-__device__ __forceinline__ SingleToken token_from_codes(const DequantTable& table, uint2 codes, float q) {
-  SingleToken t;
-  const uint32_t scale = bf16x2_broadcast(q);
-#pragma unroll
-  for (int j = 0; j < 8; ++j) t.pairs[j] = bf16x2_mul(table.pair[block_byte(codes, j)], scale);
-  return t;
-}
-
-__device__ __forceinline__ SingleToken quantized_x_block(const DequantTable& table, const __nv_bfloat16* row,
-                                                         int32_t kb, bool valid, float gs) {
-  if (!valid) return token_from_bf16(row, kb, false);
-  const SingleToken raw = token_from_bf16(row, kb, true);
-  float v[16];
-#pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    v[2 * j] = __uint_as_float(raw.pairs[j] << 16);
-    v[2 * j + 1] = __uint_as_float(raw.pairs[j] & 0xFFFF0000u);
-  }
-  const QuantizedBlock q = quantize_block16(v, gs);
-  return token_from_codes(table, make_uint2(q.codes[0], q.codes[1]), q.q);
-}
-
+// Weight loads of kMicroStepsInFlight steps first, then their MMAs; B comes from the shared row (every lane reads
+// the token's values: columns other than 0 of the n8 tile are ignored, since MMA columns are independent).
 template <int NA>
-__device__ __forceinline__ void mma_single_token(const DequantTable& table, const WeightStep<NA>& ws,
-                                                 const SingleToken& token, float (&acc)[NA][1][4]) {
+__device__ __forceinline__ void micro_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
+                                               const __nv_bfloat16* row, float (&acc)[NA][1][4]) {
+  const int warp = threadIdx.x >> 5, c = threadIdx.x & 3;
+  const int32_t k_blocks = wo.k / 16;
+  const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;
+  for (int32_t first = warp; first < steps; first += KS * kMicroStepsInFlight) {
+    WeightStep<NA> ws[kMicroStepsInFlight];
 #pragma unroll
-  for (int s = 0; s < 4; ++s) {
-    const uint32_t b0[1] = {token.pairs[2 * s]}, b1[1] = {token.pairs[2 * s + 1]};
-    mma_weight_step(table, ws, s, b0, b1, acc);
+    for (int u = 0; u < kMicroStepsInFlight; ++u) {
+      const int32_t kb = (first + u * KS) * kBlocksPerStep + c;
+      load_weight_step(wo, kb, kb < k_blocks, ws[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kMicroStepsInFlight; ++u) {
+      const int32_t step = first + u * KS;
+      if (step >= steps) break;  // uniform across the warp
+      const __nv_bfloat16* block = row + (step * kBlocksPerStep + c) * 16;
+#pragma unroll
+      for (int s = 0; s < 4; ++s) {
+        const uint2 v = *reinterpret_cast<const uint2*>(block + 4 * s);
+        const uint32_t b0[1] = {v.x}, b1[1] = {v.y};
+        mma_weight_step(table, ws[u], s, b0, b1, acc);
+      }
+    }
+  }
+}
+
+// Writes 16 bf16 values (as fp32 pairs of a block) into the shared row at element 16 * block.
+__device__ __forceinline__ void store_block_bf16(__nv_bfloat16* row, int32_t block, const uint32_t (&pairs)[8]) {
+  uint4* dst = reinterpret_cast<uint4*>(row + 16 * block);
+  dst[0] = make_uint4(pairs[0], pairs[1], pairs[2], pairs[3]);
+  dst[1] = make_uint4(pairs[4], pairs[5], pairs[6], pairs[7]);
+}
+
+// FC1 input of a pair: step-1 quantised x (NVFP4, bit-identical to the quantiser kernel) or x itself (W4A16).
+template <bool kFp4>
+__device__ void stage_fc1_input(const MoeParams& p, const DequantTable& table, int32_t pair, int32_t l, __nv_bfloat16* row) {
+  const __nv_bfloat16* x = p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden;
+  const int32_t blocks = p.hidden / 16, padded_blocks = padded_row(p.hidden) / 16;
+  const float gs1 = kFp4 ? p.input_scale(l) : 0.0f;
+  for (int32_t b = threadIdx.x; b < padded_blocks; b += blockDim.x) {
+    uint32_t pairs[8] = {};
+    if (b < blocks) {
+      const uint4* src = reinterpret_cast<const uint4*>(x + 16 * b);
+      const uint4 lo = src[0], hi = src[1];
+      const uint32_t raw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+      if constexpr (kFp4) {
+        float v[16];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          v[2 * j] = __uint_as_float(raw[j] << 16);
+          v[2 * j + 1] = __uint_as_float(raw[j] & 0xFFFF0000u);
+        }
+        const QuantizedBlock q = quantize_block16(v, gs1);
+        const uint2 codes = make_uint2(q.codes[0], q.codes[1]);
+        const uint32_t scale = bf16x2_broadcast(q.q);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) pairs[j] = bf16x2_mul(table.pair[block_byte(codes, j)], scale);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 8; ++j) pairs[j] = raw[j];
+      }
+    }
+    store_block_bf16(row, b, pairs);
+  }
+}
+
+// FC2 input of a pair: its stored codes x block scale (NVFP4) or its bf16 row (W4A16).
+template <bool kFp4>
+__device__ void stage_fc2_input(const MoeParams& p, const DequantTable& table, int32_t pair, __nv_bfloat16* row) {
+  const int32_t blocks = p.intermediate / 16, padded_blocks = padded_row(p.intermediate) / 16;
+  for (int32_t b = threadIdx.x; b < padded_blocks; b += blockDim.x) {
+    uint32_t pairs[8] = {};
+    if (b < blocks) {
+      if constexpr (kFp4) {
+        const uint2 codes = *reinterpret_cast<const uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + 8 * b);
+        const uint32_t scale = bf16x2_broadcast(
+            e4m3_decode(p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + b]));
+#pragma unroll
+        for (int j = 0; j < 8; ++j) pairs[j] = bf16x2_mul(table.pair[block_byte(codes, j)], scale);
+      } else {
+        const uint4* src = reinterpret_cast<const uint4*>(p.a_bf16 + static_cast<int64_t>(pair) * p.intermediate + 16 * b);
+        const uint4 lo = src[0], hi = src[1];
+        pairs[0] = lo.x; pairs[1] = lo.y; pairs[2] = lo.z; pairs[3] = lo.w;
+        pairs[4] = hi.x; pairs[5] = hi.y; pairs[6] = hi.z; pairs[7] = hi.w;
+      }
+    }
+    store_block_bf16(row, b, pairs);
   }
 }
 
 template <bool kGated, bool kFp4>
 __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   constexpr int NA = kGated ? 2 : 1;
+  extern __shared__ __align__(16) unsigned char dynamic_smem[];
   __shared__ DequantTable table;
   __shared__ SplitReduction<KS, NA, 8> split;
   __shared__ float activations[kRowsPerWarp];
@@ -74,7 +120,10 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   const int32_t n_first = (blockIdx.x % row_groups) * kRowsPerWarp;
   const int32_t l = p.local_expert_of(pair);
   if (l < 0) return;  // the whole CTA leaves together
+  __nv_bfloat16* row = reinterpret_cast<__nv_bfloat16*>(dynamic_smem);
   table.fill();
+  __syncthreads();
+  stage_fc1_input<kFp4>(p, table, pair, l, row);
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   WeightOperand<NA> wo;
@@ -88,20 +137,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
     wo.row[a][0] = a * p.intermediate + n_first + g;
     wo.row[a][1] = a * p.intermediate + n_first + g + 8;
   }
-  const __nv_bfloat16* x = p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden;
-  const float gs1 = kFp4 ? p.input_scale(l) : 0.0f;
-  const int32_t k_blocks = p.hidden / 16;
-  const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;
   float acc[NA][1][4] = {};
-  for (int32_t step = warp; step < steps; step += KS) {
-    const int32_t kb = step * kBlocksPerStep + c;
-    const bool k_valid = kb < k_blocks;
-    WeightStep<NA> ws;
-    load_weight_step(wo, kb, k_valid, ws);
-    const bool has_token = g == 0 && k_valid;
-    const SingleToken token = kFp4 ? quantized_x_block(table, x, kb, has_token, gs1) : token_from_bf16(x, kb, has_token);
-    mma_single_token(table, ws, token, acc);
-  }
+  micro_mainloop(table, wo, row, acc);
   split.reduce(acc);
   if (warp != 0) return;
   if (c == 0) {  // column 0 = the token: rows g (register 0) and g + 8 (register 2)
@@ -131,99 +168,72 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
       packed[i] = static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * i]))) |
                   (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * i + 1]))) << 16);
     }
-    uint4* dst = reinterpret_cast<uint4*>(p.a_bf16 + static_cast<int64_t>(pair) * p.intermediate + n_first);
-    dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
-    dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
+    store_block_bf16(p.a_bf16 + static_cast<int64_t>(pair) * p.intermediate + n_first, 0, packed);
   }
 }
 
 template <bool kFp4>
-__global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2_combine(MoeParams p) {
+__global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
+  extern __shared__ __align__(16) unsigned char dynamic_smem[];
   __shared__ DequantTable table;
   __shared__ SplitReduction<KS, 1, 8> split;
-  __shared__ int any_nonfinite;
   const int32_t row_groups = p.hidden / kRowsPerWarp;
-  const int32_t t = blockIdx.x / row_groups;
+  const int32_t pair = blockIdx.x / row_groups;
   const int32_t h_first = (blockIdx.x % row_groups) * kRowsPerWarp;
+  const int32_t l = p.local_expert_of(pair);
+  if (l < 0) return;
+  __nv_bfloat16* row = reinterpret_cast<__nv_bfloat16*>(dynamic_smem);
   table.fill();
-  if (threadIdx.x == 0) any_nonfinite = 0;
   __syncthreads();
-  const __nv_bfloat16* xrow = p.x + static_cast<int64_t>(t) * p.hidden;
-  bool nonfinite = false;
-  for (int32_t h = threadIdx.x; h < p.hidden; h += blockDim.x) {
-    nonfinite |= (__bfloat16_as_ushort(xrow[h]) & 0x7F80u) == 0x7F80u;  // exponent all ones: Inf or NaN
-  }
-  if (nonfinite) any_nonfinite = 1;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  const int32_t k_blocks = p.intermediate / 16;
-  const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;
-  float sum[2] = {0.0f, 0.0f};  // rows g and g + 8 of column 0, kept by warp 0's lanes with c == 0
-  bool any_valid = false;
-  for (int32_t k = 0; k < p.top_k; ++k) {
-    const int32_t pair = t * p.top_k + k;
-    const int32_t l = p.local_expert_of(pair);
-    if (l < 0) continue;  // uniform across the CTA
-    any_valid = true;
-    WeightOperand<1> wo;
-    wo.codes = p.w2 + static_cast<int64_t>(l) * p.hidden * (p.intermediate / 2);
-    wo.scales = p.w2_scales;
-    wo.sa = p.w2_sa;
-    wo.expert = l;
-    wo.k = p.intermediate;
-    wo.row[0][0] = h_first + g;
-    wo.row[0][1] = h_first + g + 8;
-    const uint8_t* codes = p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2);
-    const uint8_t* scales = p.aq_scales + static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate);
-    const __nv_bfloat16* values = p.a_bf16 + static_cast<int64_t>(pair) * p.intermediate;
-    float acc[1][1][4] = {};
-    for (int32_t step = warp; step < steps; step += KS) {
-      const int32_t kb = step * kBlocksPerStep + c;
-      const bool k_valid = kb < k_blocks;
-      WeightStep<1> ws;
-      load_weight_step(wo, kb, k_valid, ws);
-      const bool has_token = g == 0 && k_valid;
-      SingleToken token;
-      if constexpr (kFp4) {
-        token = token_from_codes(table, has_token ? *reinterpret_cast<const uint2*>(codes + kb * 8) : make_uint2(0u, 0u),
-                                 has_token ? e4m3_decode(scales[kb]) : 0.0f);
-      } else {
-        token = token_from_bf16(values, kb, has_token);
-      }
-      mma_single_token(table, ws, token, acc);
-    }
-    split.reduce(acc);
-    if (warp == 0 && c == 0) {
-      const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(l));
-      sum[0] = __fadd_rn(sum[0], __fmul_rn(scale, acc[0][0][0]));
-      sum[1] = __fadd_rn(sum[1], __fmul_rn(scale, acc[0][0][2]));
-    }
-  }
-  __syncthreads();  // any_nonfinite is complete
+  stage_fc2_input<kFp4>(p, table, pair, row);
+  __syncthreads();
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, c = threadIdx.x & 3;
+  WeightOperand<1> wo;
+  wo.codes = p.w2 + static_cast<int64_t>(l) * p.hidden * (p.intermediate / 2);
+  wo.scales = p.w2_scales;
+  wo.sa = p.w2_sa;
+  wo.expert = l;
+  wo.k = p.intermediate;
+  wo.row[0][0] = h_first + g;
+  wo.row[0][1] = h_first + g + 8;
+  float acc[1][1][4] = {};
+  micro_mainloop(table, wo, row, acc);
+  split.reduce(acc);
   if (warp != 0 || c != 0) return;
-  const bool nan_row = any_valid && any_nonfinite;
-  __nv_bfloat16* out = p.out + static_cast<int64_t>(t) * p.hidden + h_first;
-  out[g] = nan_row ? __ushort_as_bfloat16(0x7FC0u) : __float2bfloat16_rn(sum[0]);
-  out[g + 8] = nan_row ? __ushort_as_bfloat16(0x7FC0u) : __float2bfloat16_rn(sum[1]);
+  const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(l));
+  float* y = p.y + static_cast<int64_t>(pair) * p.hidden + h_first;
+  y[g] = __fmul_rn(scale, acc[0][0][0]);
+  y[g + 8] = __fmul_rn(scale, acc[0][0][2]);
+}
+
+template <typename Kernel>
+cudaError_t allow_shared(Kernel kernel, size_t bytes) {
+  // Static shared memory of these kernels is a few KB; the operand row is the rest (48 KB needs no opt-in).
+  constexpr size_t kDefaultDynamicLimit = 32 * 1024;
+  return bytes <= kDefaultDynamicLimit
+             ? cudaSuccess
+             : cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
 }
 
 }  // namespace
 
 cudaError_t launch_moe_micro(const MoeParams& p, cudaStream_t stream, const char** step) {
-  const unsigned fc1_grid = static_cast<unsigned>(static_cast<int64_t>(p.tokens) * p.top_k * (p.intermediate / kRowsPerWarp));
-  const unsigned fc2_grid = static_cast<unsigned>(static_cast<int64_t>(p.tokens) * (p.hidden / kRowsPerWarp));
+  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  const unsigned fc1_grid = static_cast<unsigned>(pairs * (p.intermediate / kRowsPerWarp));
+  const unsigned fc2_grid = static_cast<unsigned>(pairs * (p.hidden / kRowsPerWarp));
+  const size_t fc1_smem = static_cast<size_t>(padded_row(p.hidden)) * 2;
+  const size_t fc2_smem = static_cast<size_t>(padded_row(p.intermediate)) * 2;
+  void (*fc1)(MoeParams) = p.gated ? (p.nvfp4 ? moe_micro_fc1<true, true> : moe_micro_fc1<true, false>)
+                                   : (p.nvfp4 ? moe_micro_fc1<false, true> : moe_micro_fc1<false, false>);
+  void (*fc2)(MoeParams) = p.nvfp4 ? moe_micro_fc2<true> : moe_micro_fc2<false>;
+  cudaError_t e;
+  *step = "micro shared-memory opt-in";
+  if ((e = allow_shared(fc1, fc1_smem)) != cudaSuccess || (e = allow_shared(fc2, fc2_smem)) != cudaSuccess) return e;
   *step = "micro FC1 launch";
-  if (p.gated) {
-    if (p.nvfp4) moe_micro_fc1<true, true><<<fc1_grid, kGemmThreads, 0, stream>>>(p);
-    else moe_micro_fc1<true, false><<<fc1_grid, kGemmThreads, 0, stream>>>(p);
-  } else {
-    if (p.nvfp4) moe_micro_fc1<false, true><<<fc1_grid, kGemmThreads, 0, stream>>>(p);
-    else moe_micro_fc1<false, false><<<fc1_grid, kGemmThreads, 0, stream>>>(p);
-  }
-  cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return e;
-  *step = "micro FC2 + combine launch";
-  if (p.nvfp4) moe_micro_fc2_combine<true><<<fc2_grid, kGemmThreads, 0, stream>>>(p);
-  else moe_micro_fc2_combine<false><<<fc2_grid, kGemmThreads, 0, stream>>>(p);
+  fc1<<<fc1_grid, kGemmThreads, fc1_smem, stream>>>(p);
+  if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  *step = "micro FC2 launch";
+  fc2<<<fc2_grid, kGemmThreads, fc2_smem, stream>>>(p);
   return cudaGetLastError();
 }
 

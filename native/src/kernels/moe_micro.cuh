@@ -1,12 +1,13 @@
-// The micro (decode) strategy in two launches and no routing pass:
-//   moe_micro_fc1            one CTA per (routed pair, 16 intermediate features): the pair's x row is quantised on
-//                            the fly (each lane owns whole 16-element blocks, so step 1 runs lane-locally), FC1 up
-//                            and gate, activation, bf16, FC2-input quantisation into the pair's row of the aq plane.
-//   moe_micro_fc2_combine    one CTA per (token, 16 hidden rows): FC2 of each of the token's valid pairs in
-//                            ascending k, each scaled by fp32(w * alpha2) and added in fp32 from +0, one bf16
-//                            rounding; the combine needs no y plane.
-// The 4 warps of a CTA split K (kMicroKSplit) so a one-token tile keeps enough weight loads in flight. A pair's
-// weights are read once per pair: decode batches rarely route two tokens to one expert.
+// The micro (decode) strategy: no routing pass, three launches.
+//   moe_micro_fc1   one CTA per (routed pair, 16 intermediate features): the pair's x row is quantised once into
+//                   shared memory (step 1, one 16-block per thread), then FC1 up and gate, activation, bf16,
+//                   FC2-input quantisation into the pair's row of the aq plane (rows indexed by pair).
+//   moe_micro_fc2   one CTA per (routed pair, 16 hidden rows): the pair's intermediate row dequantised once into
+//                   shared memory, FC2, scaled by fp32(w * alpha2) into the pair's y row.
+//   moe_combine     shared with the other strategies (ascending k, one bf16 rounding).
+// The 4 warps of a CTA split K (kMicroKSplit), and each warp issues the weight loads of kMicroStepsInFlight K steps
+// before their MMAs, so a one-token tile still keeps the weight stream's loads in flight. A pair's weights are read
+// once per pair: decode batches rarely route two tokens to one expert.
 #pragma once
 #include <cuda_runtime.h>
 #include "../dispatch/moe_params.h"
