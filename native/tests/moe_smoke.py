@@ -426,5 +426,16 @@ def bench():
             del d, work, p
 
 
+def profile():
+    """A few bench cases, for ncu: python3 moe_smoke.py LIB --profile."""
+    for (H, I, E, K, act, T) in ((2048, 768, 128, 8, 0, 1), (2048, 768, 128, 8, 0, 64), (2048, 768, 128, 8, 0, 4096)):
+        c, d = bench_case(T, H, I, E, K, act)
+        for _ in range(2):
+            run(c, d, "micro" if T <= 8 else ("static" if T * K <= 640 else "dynamic"))
+
+
 if __name__ == "__main__":
-    main()
+    if "--profile" in sys.argv:
+        profile()
+    else:
+        main()

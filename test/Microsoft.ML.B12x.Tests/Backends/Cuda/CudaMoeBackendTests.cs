@@ -210,8 +210,8 @@ public sealed class CudaMoeBackendTests
         {
             var cpu = Microsoft.ML.B12x.Quantization.Nvfp4Quantizer.QuantizeActivations(host.X, gs);
             var (codes, scales) = CudaActivationQuantizer.Quantize(host.X.to(CudaTestEnvironment.Device), tensor(new[] { gs }).to(CudaTestEnvironment.Device));
-            Assert.IsTrue(cpu.Codes.equal(codes.cpu()).item<bool>(), $"codes, gs {gs}");
-            Assert.IsTrue(cpu.Scales.equal(scales.cpu()).item<bool>(), $"scale bytes, gs {gs}");
+            CollectionAssert.AreEqual(Bytes(cpu.Codes), Bytes(codes.cpu()), $"codes, gs {gs}");
+            CollectionAssert.AreEqual(Bytes(cpu.Scales), Bytes(scales.cpu()), $"scale bytes, gs {gs}");
         }
     }
 
@@ -236,6 +236,8 @@ public sealed class CudaMoeBackendTests
         TestContext.WriteLine($"free device memory before {before}, after 1000 calls {after}");
         Assert.IsGreaterThanOrEqualTo(before, after, "free device memory after 1000 calls");
     }
+
+    private static byte[] Bytes(Tensor t) => TorchSharp.TensorPointers.HostSpan<byte>(t.contiguous()).ToArray();
 
     private static int DifferingCodes(MoeTensors t, byte[] oracleCodes)
     {
