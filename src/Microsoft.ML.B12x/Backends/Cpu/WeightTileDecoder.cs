@@ -128,20 +128,36 @@ internal static unsafe class WeightTileDecoder
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeBlockAvx512(byte* codes, long rowBytes, Vector512<float> scale, float* destination)
     {
-        // vpermps on 512 bits reads the low 4 bits of each index: the whole E2M1 code, sign included.
-        Vector512<float> values = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
+        Vector512<float> values = E2M1Values512;
+        LoadCodeWords512(codes, rowBytes, out Vector512<uint> low, out Vector512<uint> high);
+        for (int k = 0; k < 8; k++)
+        {
+            (Avx512F.PermuteVar16x32(values, (low >>> (4 * k)).AsInt32()) * scale).Store(destination + k * TileRows);
+            (Avx512F.PermuteVar16x32(values, (high >>> (4 * k)).AsInt32()) * scale).Store(destination + (8 + k) * TileRows);
+        }
+    }
+
+    /// <summary>
+    /// The sixteen E2M1 values as a permute table: vpermps on 512 bits reads the low 4 bits of each index, the whole
+    /// code with its sign.
+    /// </summary>
+    internal static Vector512<float> E2M1Values512 =>
+        Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
+
+    /// <summary>
+    /// The codes of one 16-element block of 16 rows: lane i of <paramref name="low"/> holds elements 0..7 of row i
+    /// (element h in bits 4h..4h+3), lane i of <paramref name="high"/> elements 8..15.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void LoadCodeWords512(byte* codes, long rowBytes, out Vector512<uint> low, out Vector512<uint> high)
+    {
         Vector512<ulong> a = Vector512.Create(
             Word(codes, rowBytes, 0), Word(codes, rowBytes, 1), Word(codes, rowBytes, 2), Word(codes, rowBytes, 3),
             Word(codes, rowBytes, 4), Word(codes, rowBytes, 5), Word(codes, rowBytes, 6), Word(codes, rowBytes, 7));
         Vector512<ulong> b = Vector512.Create(
             Word(codes, rowBytes, 8), Word(codes, rowBytes, 9), Word(codes, rowBytes, 10), Word(codes, rowBytes, 11),
             Word(codes, rowBytes, 12), Word(codes, rowBytes, 13), Word(codes, rowBytes, 14), Word(codes, rowBytes, 15));
-        Vector512<uint> low = Vector512.Narrow(a, b);
-        Vector512<uint> high = Vector512.Narrow(a >>> 32, b >>> 32);
-        for (int k = 0; k < 8; k++)
-        {
-            (Avx512F.PermuteVar16x32(values, (low >>> (4 * k)).AsInt32()) * scale).Store(destination + k * TileRows);
-            (Avx512F.PermuteVar16x32(values, (high >>> (4 * k)).AsInt32()) * scale).Store(destination + (8 + k) * TileRows);
-        }
+        low = Vector512.Narrow(a, b);
+        high = Vector512.Narrow(a >>> 32, b >>> 32);
     }
 }
