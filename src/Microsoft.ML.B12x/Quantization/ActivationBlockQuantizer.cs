@@ -12,7 +12,9 @@ namespace Microsoft.ML.B12x.Quantization;
 /// q ≠ 0:  p = fp32(q·gs);  m = fp32(1 / p);  code_i = E2M1(fp32(v_i·m))        q = 0:  every code 0
 /// </code>
 /// The block's values in the operator's units are x̂_i = value(code_i)·q (exact); the global scale gs is applied
-/// later, folded into alpha. Every backend must produce these codes and scale bytes bit for bit.
+/// later, folded into alpha. Every backend must produce these codes and scale bytes bit for bit. Non-finite elements
+/// (which the operator never feeds in from x, see semantics.md step 7): NaN is left out of amax and gets code 0,
+/// ±Inf saturates the scale at 448 and gets code ±6.
 /// </summary>
 public static class ActivationBlockQuantizer
 {
@@ -102,10 +104,13 @@ public static class ActivationBlockQuantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte QuantizeBlockCore(ReadOnlySpan<float> block, float globalScale, Span<byte> codes)
     {
+        // A NaN element is left out of amax (like CUDA's fmaxf) and encodes to code 0; an infinite one saturates
+        // the scale at 448 and its code at ±6.
         float amax = 0f;
         for (int i = 0; i < BlockSize; i++)
         {
-            amax = MathF.Max(amax, MathF.Abs(block[i]));
+            float magnitude = MathF.Abs(block[i]);
+            amax = magnitude > amax ? magnitude : amax;
         }
         float d = E2M1.MaxValue * globalScale;
         float s = amax / d;
