@@ -47,6 +47,7 @@ internal static unsafe class CpuReduction
         }
     }
 
+    /// <summary>Runs one decoded tile over every slot (W4A16: up to four slots per pass over the tile).</summary>
     /// <param name="tile">The decoded tile of reduction indices [column0, column0 + length).</param>
     /// <param name="firstInput">The input row of the expert's first slot.</param>
     /// <param name="stride">Floats between the input rows of consecutive slots.</param>
