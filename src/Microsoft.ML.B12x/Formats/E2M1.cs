@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.B12x.Formats;
 
@@ -15,6 +16,15 @@ public static class E2M1
 
     /// <summary>The code with the sign bit set and magnitude 0 (negative zero).</summary>
     public const byte NegativeZero = 8;
+
+    // Decision points between adjacent magnitudes {0, 0.5, 1, 1.5, 2, 3, 4, 6}, named after the even code a tie goes to.
+    private const float TieTo0 = 0.25f;
+    private const float TieTo2 = 0.75f;
+    private const float TieTo2Above = 1.25f;
+    private const float TieTo4 = 1.75f;
+    private const float TieTo4Above = 2.5f;
+    private const float TieTo6 = 3.5f;
+    private const float TieTo6Above = 5f;
 
     private static readonly float[] s_values =
     {
@@ -37,17 +47,37 @@ public static class E2M1
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte Encode(float value)
     {
+        // The magnitude index counts the decision points passed (see Encode(Vector128)); branch-free, because the
+        // codes of real data are unpredictable.
         float a = MathF.Abs(value);
         int magnitude =
-            a <= 0.25f ? 0 :
-            a < 0.75f ? 1 :
-            a <= 1.25f ? 2 :
-            a < 1.75f ? 3 :
-            a <= 2.5f ? 4 :
-            a < 3.5f ? 5 :
-            a <= 5f ? 6 :
-            a > 5f ? 7 : 0; // the last arm is only reached by NaN
+            (a > TieTo0 ? 1 : 0) + (a >= TieTo2 ? 1 : 0) + (a > TieTo2Above ? 1 : 0) + (a >= TieTo4 ? 1 : 0) +
+            (a > TieTo4Above ? 1 : 0) + (a >= TieTo6 ? 1 : 0) + (a > TieTo6Above ? 1 : 0);
         return (byte)(magnitude | (float.IsNegative(value) && !float.IsNaN(value) ? 8 : 0));
+    }
+
+    /// <summary>
+    /// Encodes four values with exactly the rules of <see cref="Encode(float)"/>: the magnitude index is the number
+    /// of decision points passed, strictly above the ties that round down to an even code (0.25, 1.25, 2.5, 5) and
+    /// at or above those that round up to one (0.75, 1.75, 3.5); NaN passes none and loses its sign.
+    /// </summary>
+    /// <returns>The four codes, one per 32-bit lane.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<uint> Encode(Vector128<float> values)
+    {
+        Vector128<float> a = Vector128.Abs(values);
+        // Comparison masks are all ones (-1 as an integer) where true, so subtracting them counts.
+        Vector128<int> magnitude = Vector128<int>.Zero
+            - Vector128.GreaterThan(a, Vector128.Create(TieTo0)).AsInt32()
+            - Vector128.GreaterThanOrEqual(a, Vector128.Create(TieTo2)).AsInt32()
+            - Vector128.GreaterThan(a, Vector128.Create(TieTo2Above)).AsInt32()
+            - Vector128.GreaterThanOrEqual(a, Vector128.Create(TieTo4)).AsInt32()
+            - Vector128.GreaterThan(a, Vector128.Create(TieTo4Above)).AsInt32()
+            - Vector128.GreaterThanOrEqual(a, Vector128.Create(TieTo6)).AsInt32()
+            - Vector128.GreaterThan(a, Vector128.Create(TieTo6Above)).AsInt32();
+        Vector128<uint> sign = (values.AsUInt32() >>> 31) << 3;
+        Vector128<uint> notNaN = Vector128.Equals(values, values).AsUInt32();
+        return magnitude.AsUInt32() | (sign & notNaN);
     }
 
     /// <summary>Packs two codes into a byte: <paramref name="even"/> in the low nibble.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Microsoft.ML.B12x.Formats;
 
 namespace Microsoft.ML.B12x.Quantization;
@@ -12,7 +13,9 @@ namespace Microsoft.ML.B12x.Quantization;
 /// q ≠ 0:  p = fp32(q·gs);  m = fp32(1 / p);  code_i = E2M1(fp32(v_i·m))        q = 0:  every code 0
 /// </code>
 /// The block's values in the operator's units are x̂_i = value(code_i)·q (exact); the global scale gs is applied
-/// later, folded into alpha. Every backend must produce these codes and scale bytes bit for bit.
+/// later, folded into alpha. Every backend must produce these codes and scale bytes bit for bit. Non-finite elements
+/// (which the operator never feeds in from x, see semantics.md step 7): NaN is left out of amax and gets code 0,
+/// ±Inf saturates the scale at 448 and gets code ±6.
 /// </summary>
 public static class ActivationBlockQuantizer
 {
@@ -102,10 +105,13 @@ public static class ActivationBlockQuantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte QuantizeBlockCore(ReadOnlySpan<float> block, float globalScale, Span<byte> codes)
     {
+        // A NaN element is left out of amax (like CUDA's fmaxf) and encodes to code 0; an infinite one saturates
+        // the scale at 448 and its code at ±6.
         float amax = 0f;
         for (int i = 0; i < BlockSize; i++)
         {
-            amax = MathF.Max(amax, MathF.Abs(block[i]));
+            float magnitude = MathF.Abs(block[i]);
+            amax = magnitude > amax ? magnitude : amax;
         }
         float d = E2M1.MaxValue * globalScale;
         float s = amax / d;
@@ -119,6 +125,17 @@ public static class ActivationBlockQuantizer
         }
         float p = q * globalScale;
         float m = 1f / p;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            // Same rounded product and the same encoding per lane as the scalar loop below.
+            Vector128<float> factor = Vector128.Create(m);
+            Vector128<uint> c0 = E2M1.Encode(Vector128.Create(block.Slice(0, 4)) * factor);
+            Vector128<uint> c1 = E2M1.Encode(Vector128.Create(block.Slice(4, 4)) * factor);
+            Vector128<uint> c2 = E2M1.Encode(Vector128.Create(block.Slice(8, 4)) * factor);
+            Vector128<uint> c3 = E2M1.Encode(Vector128.Create(block.Slice(12, 4)) * factor);
+            Vector128.Narrow(Vector128.Narrow(c0, c1), Vector128.Narrow(c2, c3)).CopyTo(codes);
+            return scaleByte;
+        }
         for (int i = 0; i < BlockSize; i++)
         {
             codes[i] = E2M1.Encode(block[i] * m);

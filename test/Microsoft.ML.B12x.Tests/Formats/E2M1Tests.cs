@@ -167,4 +167,39 @@ public sealed class E2M1Tests
         var error = Assert.ThrowsExactly<ArgumentException>(() => E2M1.DecodePacked(new byte[2], new float[3]));
         Assert.AreEqual("values", error.ParamName);
     }
+
+    [TestMethod]
+    public void VectorEncodeMatchesScalarEncodeOnTiesSpecialsAndRandomValues()
+    {
+        var values = new System.Collections.Generic.List<float>
+        {
+            0f, -0f, float.Epsilon, -float.Epsilon, float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity,
+            float.MaxValue, 6f, 6.5f, 1e30f,
+        };
+        foreach (float tie in new[] { 0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5f, 0.5f, 1f, 1.5f, 2f, 3f, 4f })
+        {
+            foreach (float v in new[] { tie, MathF.BitIncrement(tie), MathF.BitDecrement(tie) })
+            {
+                values.Add(v);
+                values.Add(-v);
+            }
+        }
+        var random = new Random(4);
+        for (int i = 0; i < 4000; i++)
+        {
+            values.Add((float)((random.NextDouble() * 2 - 1) * 8));
+        }
+        while (values.Count % 4 != 0)
+        {
+            values.Add(1f);
+        }
+        for (int i = 0; i < values.Count; i += 4)
+        {
+            var codes = E2M1.Encode(System.Runtime.Intrinsics.Vector128.Create(values[i], values[i + 1], values[i + 2], values[i + 3]));
+            for (int j = 0; j < 4; j++)
+            {
+                Assert.AreEqual((uint)E2M1.Encode(values[i + j]), codes[j], $"value {values[i + j]:R}");
+            }
+        }
+    }
 }

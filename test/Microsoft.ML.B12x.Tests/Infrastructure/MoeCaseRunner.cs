@@ -17,8 +17,11 @@ internal static class MoeCaseRunner
         return MoeTensors.Bits(t.Call());
     }
 
-    /// <summary>Straight into the CPU backend with the kernels of <paramref name="isa"/>.</summary>
-    public static ushort[] Run(MoeCaseData c, CpuVectorIsa isa, int? threads = null)
+    /// <summary>
+    /// Straight into the CPU backend with the kernels of <paramref name="isa"/>, optionally with a workspace budget
+    /// small enough to split the tokens into ranges.
+    /// </summary>
+    public static ushort[] Run(MoeCaseData c, CpuVectorIsa isa, int? threads = null, long? workspaceFloatBudget = null)
     {
         using var scope = NewDisposeScope();
         MoeTensors t = MoeTensors.From(c);
@@ -28,7 +31,7 @@ internal static class MoeCaseRunner
         Tensor output = zeros(new long[] { c.Tokens, c.Hidden }, ScalarType.BFloat16);
         if (c.Tokens > 0)
         {
-            new CpuMoeBackend(isa).Run(problem, output);
+            (workspaceFloatBudget is null ? new CpuMoeBackend(isa) : new CpuMoeBackend(isa, workspaceFloatBudget.Value)).Run(problem, output);
         }
         return MoeTensors.Bits(output);
     }

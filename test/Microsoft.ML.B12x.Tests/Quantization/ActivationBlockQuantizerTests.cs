@@ -102,6 +102,32 @@ public sealed class ActivationBlockQuantizerTests
     }
 
     [TestMethod]
+    public void NaNElementsAreLeftOutOfAmaxAndGetCodeZero()
+    {
+        float[] block = new float[16];
+        block[0] = float.NaN;
+        block[1] = 3f;
+        block[2] = -1.5f;
+        (byte scale, byte[] codes) = Quantize(block, 0.5f);
+        Assert.AreEqual(0x38, scale); // amax 3 from the finite elements: d = 3, s = 1, m = 1 / 0.5 = 2
+        Assert.AreEqual(0, codes[0]);
+        Assert.AreEqual(7, codes[1]);  // 6
+        Assert.AreEqual(13, codes[2]); // -3
+    }
+
+    [TestMethod]
+    public void InfiniteElementsSaturateTheScaleAndTheirCode()
+    {
+        float[] block = new float[16];
+        block[0] = float.NegativeInfinity;
+        block[1] = 1f;
+        (byte scale, byte[] codes) = Quantize(block, 1f);
+        Assert.AreEqual(0x7E, scale);
+        Assert.AreEqual(15, codes[0]);
+        Assert.AreEqual(0, codes[1]); // 1 / 448 rounds to 0
+    }
+
+    [TestMethod]
     public void MatchesTheReferenceQuantiserOnRandomBlocksOfEveryMagnitude()
     {
         var random = new Random(1126);

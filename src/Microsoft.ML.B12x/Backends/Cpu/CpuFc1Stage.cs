@@ -23,7 +23,7 @@ internal static unsafe class CpuFc1Stage
         int items = plan.ActiveExperts.Length * tiles;
         Parallel.For(
             0, items, call.Parallel,
-            () => new CpuTileScratch(call.IsGated ? 2 : 1, CpuReduction.ReductionChunk, plan.MaxSlotsPerExpert),
+            () => new CpuTileScratch(call.IsGated ? 2 : 1, plan.MaxSlotsPerExpert),
             (item, _, scratch) =>
             {
                 RunItem(call, plan, workspace, plan.ActiveExperts[item / tiles], item % tiles * Lanes, scratch);
@@ -47,17 +47,11 @@ internal static unsafe class CpuFc1Stage
         }
 
         float* firstInput = workspace.Input(first);
-        for (int column0 = 0; column0 < hidden; column0 += CpuReduction.ReductionChunk)
+        CpuReduction.ReduceRows(call.W1, expert, feature0, firstInput, hidden, slots, up, scratch.Tile, call.IsNvfp4, call.Isa);
+        if (gate != null)
         {
-            int length = Math.Min(CpuReduction.ReductionChunk, hidden - column0);
-            WeightTileDecoder.Decode(call.W1, expert, feature0, column0, length, scratch.Tile(0), call.Isa);
-            CpuReduction.Accumulate(scratch.Tile(0), firstInput, hidden, slots, column0, length, up, call.IsNvfp4, call.Isa);
-            if (gate != null)
-            {
-                // Gate rows follow the I up rows of W1 ([up; gate], concatenated).
-                WeightTileDecoder.Decode(call.W1, expert, call.Intermediate + feature0, column0, length, scratch.Tile(1), call.Isa);
-                CpuReduction.Accumulate(scratch.Tile(1), firstInput, hidden, slots, column0, length, gate, call.IsNvfp4, call.Isa);
-            }
+            // Gate rows follow the I up rows of W1 ([up; gate], concatenated).
+            CpuReduction.ReduceRows(call.W1, expert, call.Intermediate + feature0, firstInput, hidden, slots, gate, scratch.Tile, call.IsNvfp4, call.Isa);
         }
 
         float alpha1 = call.Scalars.Alpha1[expert];

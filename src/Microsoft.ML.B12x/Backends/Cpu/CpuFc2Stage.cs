@@ -18,7 +18,7 @@ internal static unsafe class CpuFc2Stage
         int items = plan.ActiveExperts.Length * tiles;
         Parallel.For(
             0, items, call.Parallel,
-            () => new CpuTileScratch(1, CpuReduction.ReductionChunk, plan.MaxSlotsPerExpert),
+            () => new CpuTileScratch(1, plan.MaxSlotsPerExpert),
             (item, _, scratch) =>
             {
                 RunItem(call, plan, workspace, plan.ActiveExperts[item / tiles], item % tiles * Lanes, scratch);
@@ -32,17 +32,11 @@ internal static unsafe class CpuFc2Stage
     {
         int first = plan.ExpertStart[expert];
         int slots = plan.ExpertStart[expert + 1] - first;
-        int intermediate = call.Intermediate;
         float* sums = scratch.Accumulators(0);
         new Span<float>(sums, slots * Lanes).Clear();
 
-        float* firstInput = workspace.Intermediate(first);
-        for (int column0 = 0; column0 < intermediate; column0 += CpuReduction.ReductionChunk)
-        {
-            int length = Math.Min(CpuReduction.ReductionChunk, intermediate - column0);
-            WeightTileDecoder.Decode(call.W2, expert, feature0, column0, length, scratch.Tile(0), call.Isa);
-            CpuReduction.Accumulate(scratch.Tile(0), firstInput, intermediate, slots, column0, length, sums, call.IsNvfp4, call.Isa);
-        }
+        CpuReduction.ReduceRows(
+            call.W2, expert, feature0, workspace.Intermediate(first), call.Intermediate, slots, sums, scratch.Tile, call.IsNvfp4, call.Isa);
 
         float alpha2 = call.Scalars.Alpha2[expert];
         long pairBase = (long)plan.FirstToken * call.TopK;

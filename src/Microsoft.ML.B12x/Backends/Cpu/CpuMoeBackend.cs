@@ -16,15 +16,20 @@ internal sealed class CpuMoeBackend : IMoeBackend
     private const long WorkspaceFloatBudget = 64L << 20;
 
     private readonly CpuVectorIsa _isa;
+    private readonly long _workspaceFloatBudget;
 
-    /// <summary>A backend whose kernels use <paramref name="isa"/> (tests force the lower levels).</summary>
-    public CpuMoeBackend(CpuVectorIsa isa)
+    /// <summary>
+    /// A backend whose kernels use <paramref name="isa"/>, splitting tokens into ranges whose per-pair rows fit
+    /// <paramref name="workspaceFloatBudget"/> floats (tests force the lower levels and tiny ranges).
+    /// </summary>
+    public CpuMoeBackend(CpuVectorIsa isa, long workspaceFloatBudget = WorkspaceFloatBudget)
     {
         if (!CpuVectorIsaSelector.IsSupported(isa))
         {
             throw new NotSupportedException($"This CPU does not support the {isa} kernels; the best it supports is {CpuVectorIsaSelector.Best}.");
         }
         _isa = isa;
+        _workspaceFloatBudget = workspaceFloatBudget;
     }
 
     /// <summary>The backend with the best kernels of this machine.</summary>
@@ -39,7 +44,7 @@ internal sealed class CpuMoeBackend : IMoeBackend
     {
         var call = new CpuMoeCall(problem, output, _isa);
         long floatsPerToken = CpuPairWorkspace.FloatsPerSlot(call.Hidden, call.Intermediate) * call.TopK;
-        int tokensPerRange = (int)Math.Clamp(WorkspaceFloatBudget / floatsPerToken, 1, Math.Max(1, call.Tokens));
+        int tokensPerRange = (int)Math.Clamp(_workspaceFloatBudget / floatsPerToken, 1, Math.Max(1, call.Tokens));
         for (int first = 0; first < call.Tokens; first += tokensPerRange)
         {
             var plan = CpuRoutingPlan.Build(call, first, Math.Min(tokensPerRange, call.Tokens - first));

@@ -3,38 +3,37 @@ using System;
 namespace Microsoft.ML.B12x.Backends.Cpu;
 
 /// <summary>
-/// One worker's scratch for the FC stages: up to two decoded weight tiles (FC1's up and gate rows) and their
-/// accumulators for every slot of one expert (16 floats per slot per tile).
+/// One worker's scratch for the FC stages: a decoded weight tile (<see cref="CpuReduction.ReductionChunk"/>·16
+/// floats) and one or two accumulator sets (FC1's up and gate rows) of 16 floats per slot of one expert.
 /// </summary>
 internal sealed unsafe class CpuTileScratch : IDisposable
 {
-    private readonly NativeFloatBuffer[] _tiles;
+    private readonly NativeFloatBuffer _tile;
     private readonly NativeFloatBuffer[] _accumulators;
 
-    public CpuTileScratch(int tileCount, int reductionChunk, int maxSlots)
+    public CpuTileScratch(int accumulatorSets, int maxSlots)
     {
-        _tiles = new NativeFloatBuffer[tileCount];
-        _accumulators = new NativeFloatBuffer[tileCount];
-        for (int i = 0; i < tileCount; i++)
+        _tile = new NativeFloatBuffer((long)CpuReduction.ReductionChunk * WeightTileDecoder.TileRows);
+        _accumulators = new NativeFloatBuffer[accumulatorSets];
+        for (int i = 0; i < accumulatorSets; i++)
         {
-            _tiles[i] = new NativeFloatBuffer((long)reductionChunk * WeightTileDecoder.TileRows);
             _accumulators[i] = new NativeFloatBuffer((long)maxSlots * WeightTileDecoder.TileRows);
         }
     }
 
-    /// <summary>Decoded tile <paramref name="index"/>: reductionChunk·16 floats.</summary>
-    public float* Tile(int index) => _tiles[index].Pointer;
+    /// <summary>The decoded tile.</summary>
+    public float* Tile => _tile.Pointer;
 
-    /// <summary>Accumulators of tile <paramref name="index"/>: 16 floats per slot, slot-major.</summary>
+    /// <summary>Accumulator set <paramref name="index"/>: 16 floats per slot, slot-major.</summary>
     public float* Accumulators(int index) => _accumulators[index].Pointer;
 
     /// <inheritdoc />
     public void Dispose()
     {
-        for (int i = 0; i < _tiles.Length; i++)
+        _tile.Dispose();
+        foreach (NativeFloatBuffer accumulators in _accumulators)
         {
-            _tiles[i].Dispose();
-            _accumulators[i].Dispose();
+            accumulators.Dispose();
         }
     }
 }

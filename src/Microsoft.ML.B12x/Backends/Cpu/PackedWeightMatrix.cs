@@ -39,6 +39,13 @@ internal readonly unsafe struct PackedWeightMatrix
     /// </summary>
     public int ScaleRowStride => _swizzled ? 16 : Columns / SwizzledScaleLayout.BlockSize;
 
+    /// <summary>
+    /// Scale bytes of 4 consecutive blocks 4g..4g+3 of one row are adjacent in both layouts. Such a group may be read
+    /// as one 4-byte word when 4g + 4 ≤ this bound: the padded block count for swizzled storage (padding bytes
+    /// exist), the real one for linear scales (so a row's last partial group is never read past the tensor).
+    /// </summary>
+    public int ScaleGroupBound => _swizzled ? _paddedBlocks : Columns / SwizzledScaleLayout.BlockSize;
+
     /// <summary>The packed codes of one row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* RowCodes(int expert, int row) => _codes + ((long)expert * Rows + row) * (Columns / 2);

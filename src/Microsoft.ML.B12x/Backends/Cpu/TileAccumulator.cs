@@ -71,8 +71,8 @@ internal static unsafe class TileAccumulator
     /// <summary>
     /// W4A16: for h ascending, acc_g[i] = fp32(acc_g[i] + fp32(x_g[h]·tile[h][i])) for each of
     /// <paramref name="count"/> tokens (1 to <see cref="MaxTokensPerPass"/>). The product and the sum are rounded
-    /// separately (no fused multiply-add): products of bf16 activations and weights are exact except on underflow,
-    /// and the contract rounds them there.
+    /// separately (no fused multiply-add): products of bf16 activations and decoded weights are exact (multiples of
+    /// 2^-143 with at most 14 significant bits) unless they overflow, and there the contract's rounded product is ±Inf.
     /// </summary>
     /// <param name="tile">length·16 decoded weights.</param>
     /// <param name="length">Reduction indices in this tile.</param>

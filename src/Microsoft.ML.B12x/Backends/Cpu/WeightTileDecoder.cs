@@ -24,27 +24,55 @@ internal static unsafe class WeightTileDecoder
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Decode(in PackedWeightMatrix matrix, int expert, int row0, int column0, int length, float* tile, CpuVectorIsa isa)
     {
-        float* scales = stackalloc float[TileRows];
         int scaleStride = matrix.ScaleRowStride;
+        int groupBound = matrix.ScaleGroupBound;
         long rowBytes = matrix.Columns / 2;
         byte* firstRow = matrix.RowCodes(expert, row0) + column0 / 2;
+        int firstBlock = column0 / BlockSize;
         int blocks = length / BlockSize;
+        float* scales = stackalloc float[TileRows];
+        Vector512<int> groups = default;
+        Vector256<int> groupsLow = default, groupsHigh = default;
         for (int bl = 0; bl < blocks; bl++)
         {
-            byte* scale = matrix.Scale(expert, row0, column0 / BlockSize + bl);
-            for (int i = 0; i < TileRows; i++)
-            {
-                scales[i] = E4M3.Decode(scale[i * scaleStride]);
-            }
+            int block = firstBlock + bl;
+            int inGroup = block & 3;
             byte* codes = firstRow + bl * (BlockSize / 2);
             float* destination = tile + bl * BlockSize * TileRows;
+            // Vector paths read the scales of 4 blocks at once where that stays inside the scale tensor.
+            bool grouped = isa != CpuVectorIsa.Scalar && block - inGroup + 4 <= groupBound;
+            if (grouped && (inGroup == 0 || bl == 0))
+            {
+                byte* first = matrix.Scale(expert, row0, block - inGroup);
+                if (isa == CpuVectorIsa.Avx512)
+                {
+                    groups = BlockScaleVectors.Gather512(first, scaleStride);
+                }
+                else
+                {
+                    groupsLow = BlockScaleVectors.Gather256(first, scaleStride, 0);
+                    groupsHigh = BlockScaleVectors.Gather256(first, scaleStride, 8);
+                }
+            }
+            if (!grouped)
+            {
+                byte* scale = matrix.Scale(expert, row0, block);
+                for (int i = 0; i < TileRows; i++)
+                {
+                    scales[i] = E4M3.Decode(scale[i * scaleStride]);
+                }
+            }
             switch (isa)
             {
                 case CpuVectorIsa.Avx512:
-                    DecodeBlockAvx512(codes, rowBytes, scales, destination);
+                    DecodeBlockAvx512(codes, rowBytes, grouped ? BlockScaleVectors.Decode(groups, inGroup) : Vector512.Load(scales), destination);
                     break;
                 case CpuVectorIsa.Avx2:
-                    DecodeBlockAvx2(codes, rowBytes, scales, destination);
+                    DecodeBlockAvx2(
+                        codes, rowBytes,
+                        grouped ? BlockScaleVectors.Decode(groupsLow, inGroup) : Vector256.Load(scales),
+                        grouped ? BlockScaleVectors.Decode(groupsHigh, inGroup) : Vector256.Load(scales + 8),
+                        destination);
                     break;
                 default:
                     DecodeBlockScalar(codes, rowBytes, scales, destination);
@@ -71,7 +99,7 @@ internal static unsafe class WeightTileDecoder
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DecodeBlockAvx2(byte* codes, long rowBytes, float* scales, float* destination)
+    private static void DecodeBlockAvx2(byte* codes, long rowBytes, Vector256<float> lowScales, Vector256<float> highScales, float* destination)
     {
         // vpermps reads only the low 3 bits of each index, so the magnitude comes from the low 3 bits of the
         // shifted word and the sign (bit 3) is moved to bit 31 separately.
@@ -84,7 +112,7 @@ internal static unsafe class WeightTileDecoder
             Vector256<ulong> b = Vector256.Create(Word(codes, rowBytes, r + 4), Word(codes, rowBytes, r + 5), Word(codes, rowBytes, r + 6), Word(codes, rowBytes, r + 7));
             Vector256<uint> low = Vector256.Narrow(a, b);
             Vector256<uint> high = Vector256.Narrow(a >>> 32, b >>> 32);
-            Vector256<float> scale = Vector256.Load(scales + r);
+            Vector256<float> scale = half == 0 ? lowScales : highScales;
             for (int k = 0; k < 8; k++)
             {
                 Vector256<uint> lowCodes = low >>> (4 * k);
@@ -98,23 +126,38 @@ internal static unsafe class WeightTileDecoder
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DecodeBlockAvx512(byte* codes, long rowBytes, float* scales, float* destination)
+    private static void DecodeBlockAvx512(byte* codes, long rowBytes, Vector512<float> scale, float* destination)
     {
-        // vpermps on 512 bits reads the low 4 bits of each index: the whole E2M1 code, sign included.
-        Vector512<float> values = Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
+        Vector512<float> values = E2M1Values512;
+        LoadCodeWords512(codes, rowBytes, out Vector512<uint> low, out Vector512<uint> high);
+        for (int k = 0; k < 8; k++)
+        {
+            (Avx512F.PermuteVar16x32(values, (low >>> (4 * k)).AsInt32()) * scale).Store(destination + k * TileRows);
+            (Avx512F.PermuteVar16x32(values, (high >>> (4 * k)).AsInt32()) * scale).Store(destination + (8 + k) * TileRows);
+        }
+    }
+
+    /// <summary>
+    /// The sixteen E2M1 values as a permute table: vpermps on 512 bits reads the low 4 bits of each index, the whole
+    /// code with its sign.
+    /// </summary>
+    internal static Vector512<float> E2M1Values512 =>
+        Vector512.Create(0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f);
+
+    /// <summary>
+    /// The codes of one 16-element block of 16 rows: lane i of <paramref name="low"/> holds elements 0..7 of row i
+    /// (element h in bits 4h..4h+3), lane i of <paramref name="high"/> elements 8..15.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void LoadCodeWords512(byte* codes, long rowBytes, out Vector512<uint> low, out Vector512<uint> high)
+    {
         Vector512<ulong> a = Vector512.Create(
             Word(codes, rowBytes, 0), Word(codes, rowBytes, 1), Word(codes, rowBytes, 2), Word(codes, rowBytes, 3),
             Word(codes, rowBytes, 4), Word(codes, rowBytes, 5), Word(codes, rowBytes, 6), Word(codes, rowBytes, 7));
         Vector512<ulong> b = Vector512.Create(
             Word(codes, rowBytes, 8), Word(codes, rowBytes, 9), Word(codes, rowBytes, 10), Word(codes, rowBytes, 11),
             Word(codes, rowBytes, 12), Word(codes, rowBytes, 13), Word(codes, rowBytes, 14), Word(codes, rowBytes, 15));
-        Vector512<uint> low = Vector512.Narrow(a, b);
-        Vector512<uint> high = Vector512.Narrow(a >>> 32, b >>> 32);
-        Vector512<float> scale = Vector512.Load(scales);
-        for (int k = 0; k < 8; k++)
-        {
-            (Avx512F.PermuteVar16x32(values, (low >>> (4 * k)).AsInt32()) * scale).Store(destination + k * TileRows);
-            (Avx512F.PermuteVar16x32(values, (high >>> (4 * k)).AsInt32()) * scale).Store(destination + (8 + k) * TileRows);
-        }
+        low = Vector512.Narrow(a, b);
+        high = Vector512.Narrow(a >>> 32, b >>> 32);
     }
 }

@@ -158,4 +158,40 @@ public sealed class CpuMoeBackendFixtureTests
         Assert.AreEqual(One, output[16], "one rounding");
         Assert.AreEqual((ushort)0, output[1], "other features");
     }
+
+    [TestMethod]
+    public void W4A16RoundsEachProductBeforeAddingIt()
+    {
+        // x = [-v, v] with v = bf16(1.5e35); W1 row 0 = [4·448, 6·448]. The first product, -v·1792 = -2.69e38, is finite;
+        // the second, v·2688 = 4.03e38, rounds to +Inf on its own, so acc = +Inf (a fused multiply-add would keep
+        // -2.69e38 + 4.03e38 = 1.34e38). relu2 of +Inf is +Inf; W2 row 0 = [1] passes it on, and the zero rows of W2
+        // give Inf·0 = NaN.
+        ushort v = Bf16(1.5e35f);
+        var x = new ushort[16];
+        x[0] = (ushort)(v | 0x8000);
+        x[1] = v;
+        var w1Codes = new byte[16 * 8];
+        var w1Scales = new byte[16];
+        var w2Codes = new byte[16 * 8];
+        var w2Scales = new byte[16];
+        Array.Fill(w1Scales, (byte)0x38);
+        Array.Fill(w2Scales, (byte)0x38);
+        w1Codes[0] = 0x76; // element 0: code 6 (4), element 1: code 7 (6)
+        w1Scales[0] = 0x7E; // 448
+        w2Codes[0] = 0x02;
+        var data = new MoeCaseData
+        {
+            Tokens = 1, Hidden = 16, Intermediate = 16, NumExperts = 1, LocalExperts = 1, TopK = 1,
+            Activation = MoeActivation.Relu2, QuantMode = MoeQuantMode.W4A16, Layout = ScaleLayout.Linear,
+            X = x, Ids = new long[] { 0 }, RoutingWeights = new[] { 1f },
+            W1Codes = w1Codes, W1Scales = w1Scales, W2Codes = w2Codes, W2Scales = w2Scales,
+            W1Alpha = new[] { 1e-30f }, W2Alpha = new[] { 1f },
+        };
+        ushort[] output = MoeCaseRunner.Run(data);
+        Assert.AreEqual((ushort)0x7F80, output[0], "feature 0 is +Inf");
+        for (int h = 1; h < 16; h++)
+        {
+            Assert.IsTrue(BitAssert.IsNaN(output[h]), $"feature {h} is NaN");
+        }
+    }
 }

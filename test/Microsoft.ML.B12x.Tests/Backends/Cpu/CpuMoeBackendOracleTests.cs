@@ -106,4 +106,40 @@ public sealed class CpuMoeBackendOracleTests
         }
         Assert.IsGreaterThan(outputs / 2, nonZeroOutputs, "most outputs are non-zero");
     }
+
+    [TestMethod]
+    public void TheMatrixCoversEverySizeAndModeCombination()
+    {
+        MoeCaseSpec[] specs = Matrix().Select(row => (MoeCaseSpec)row[0]).ToArray();
+        CollectionAssert.IsSubsetOf(new[] { 16, 32, 48, 64, 128, 144 }, specs.Select(s => s.Hidden).Distinct().ToArray(), "H");
+        CollectionAssert.IsSubsetOf(new[] { 16, 32, 48, 64, 128, 144 }, specs.Select(s => s.Intermediate).Distinct().ToArray(), "I");
+        CollectionAssert.IsSubsetOf(new[] { 1, 3, 8 }, specs.Select(s => s.Experts).Distinct().ToArray(), "E");
+        CollectionAssert.IsSubsetOf(new[] { 1, 2, 4 }, specs.Select(s => s.TopK).Distinct().ToArray(), "K");
+        CollectionAssert.IsSubsetOf(new[] { 0, 1, 5, 17 }, specs.Select(s => s.Tokens).Distinct().ToArray(), "T");
+        Assert.IsTrue(specs.Any(s => s.LocalExperts is not null && s.LocalOffset > 0), "an expert-parallel rank with an offset");
+        Assert.IsTrue(specs.Any(s => s.Ids64) && specs.Any(s => !s.Ids64), "int32 and int64 ids");
+        foreach (MoeQuantMode mode in Enum.GetValues<MoeQuantMode>())
+        {
+            foreach (MoeActivation activation in Enum.GetValues<MoeActivation>())
+            {
+                foreach (ScaleLayout layout in Enum.GetValues<ScaleLayout>())
+                {
+                    foreach (ScalarShape scalars in Enum.GetValues<ScalarShape>())
+                    {
+                        MoeCaseSpec[] matching = specs.Where(s => s.QuantMode == mode && s.Activation == activation && s.Layout == layout && s.Scalars == scalars).ToArray();
+                        if (mode == MoeQuantMode.Nvfp4)
+                        {
+                            Assert.IsTrue(matching.Any(s => s.WithInputGlobalScale) && matching.Any(s => !s.WithInputGlobalScale),
+                                $"{mode} {activation} {layout} {scalars}: with and without input_global_scale");
+                        }
+                        else
+                        {
+                            Assert.IsTrue(matching.Any(s => s.SourceFormat == MoeSourceFormat.ModelOpt) && matching.Any(s => s.SourceFormat == MoeSourceFormat.CompressedTensors),
+                                $"{mode} {activation} {layout} {scalars}: both source formats");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
