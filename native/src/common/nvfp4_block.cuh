@@ -15,12 +15,13 @@ struct QuantizedBlock {
 };
 
 __device__ __forceinline__ QuantizedBlock quantize_block16(const float (&v)[16], float gs) {
-  // amax propagates NaN like .NET's MathF.Max, so non-finite blocks give the same bytes as the C# quantiser.
+  // A NaN element is left out of amax (and encodes to code 0), as in the C# quantiser, so non-finite blocks give
+  // the same bytes on every backend.
   float amax = 0.0f;
 #pragma unroll
   for (int i = 0; i < 16; ++i) {
     float a = fabsf(v[i]);
-    amax = (a > amax || a != a) ? a : amax;
+    amax = a > amax ? a : amax;
   }
   float d = __fmul_rn(6.0f, gs);
   float s = __fdiv_rn(amax, d);
