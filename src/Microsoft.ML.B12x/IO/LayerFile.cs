@@ -143,15 +143,22 @@ public static class LayerFile
     /// <summary>
     /// Writes <paramref name="layer"/> as a layer file (atomically: a failure leaves no partial file). Scales are
     /// written as F8_E4M3; every layer key is written explicitly. In NVFP4 mode the layer must carry
-    /// <c>input_global_scale</c> (semantics.md §Scales: files without it are the silent 10³× trap).
+    /// <c>input_global_scale</c> (semantics.md §Scales: files without it are the silent 10³× trap) unless
+    /// <paramref name="legacyScales"/> is set.
     /// </summary>
     /// <param name="path">The target file; replaced if it exists.</param>
     /// <param name="layer">The tensors and configuration to write.</param>
     /// <param name="extraMetadata">More metadata entries (e.g. where the layer came from); must not use a layer key.</param>
     /// <param name="progress">Receives the data bytes written so far.</param>
+    /// <param name="legacyScales">
+    /// Allow an nvfp4 layer without <c>input_global_scale</c>: FlashInfer's older convention, where the weights' global
+    /// scales are baked into the block scales and <c>w1_alpha</c> is the input's quantisation scale. Only for callers
+    /// of FlashInfer's original signature (e.g. <c>b12x import --legacy-scales</c>).
+    /// </param>
     /// <exception cref="ArgumentException">The tensors do not match the configuration or break a layer-file rule.</exception>
     public static void Save(
-        string path, MoeLayerData layer, IReadOnlyDictionary<string, string>? extraMetadata = null, IProgress<long>? progress = null)
+        string path, MoeLayerData layer, IReadOnlyDictionary<string, string>? extraMetadata = null, IProgress<long>? progress = null,
+        bool legacyScales = false)
     {
         ArgumentNullException.ThrowIfNull(layer);
         Exception Fail(string reason) => new ArgumentException($"The layer cannot be saved: {reason}.", nameof(layer));
@@ -186,7 +193,7 @@ public static class LayerFile
             throw Fail($"the configuration says H = {layer.Config.Hidden}, I = {layer.Config.Intermediate}, E_loc = {layer.Config.NumLocalExperts} " +
                 $"but the tensors give H = {derived.Hidden}, I = {derived.Intermediate}, E_loc = {derived.NumLocalExperts}");
         }
-        if (layer.Config.QuantMode == MoeQuantMode.Nvfp4 && layer.InputGlobalScale is null)
+        if (layer.Config.QuantMode == MoeQuantMode.Nvfp4 && layer.InputGlobalScale is null && !legacyScales)
         {
             throw Fail($"'{InputGlobalScaleName}' is required for nvfp4 layers written by this library: without it w1_alpha doubles as " +
                 "the input's quantisation scale (the older convention, see semantics.md §Scales)");
