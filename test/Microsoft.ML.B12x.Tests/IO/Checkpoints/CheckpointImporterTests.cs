@@ -38,13 +38,12 @@ public sealed class CheckpointImporterTests
     public void WeightOnlyCheckpointImportsAsW4A16WithoutActivationScales(CheckpointFormat format)
     {
         TinyCheckpoint checkpoint = TinyCheckpoint.Create(new TinyCheckpointSpec { Format = format, WeightOnly = true, Seed = 2 });
-        MoeLayerData? layer = null;
+        (MoeQuantMode Mode, bool InputGlobalScale, bool Fc2InputScale)? seen = null;
 
-        double error = CheckpointImportHarness.ImportAndCompare(checkpoint, 0, inspect: imported => layer = Keep(imported.Layer));
+        double error = CheckpointImportHarness.ImportAndCompare(checkpoint, 0, inspect: imported =>
+            seen = (imported.Layer.Config.QuantMode, imported.Layer.InputGlobalScale is not null, imported.Layer.Fc2InputScale is not null));
 
-        Assert.AreEqual(MoeQuantMode.W4A16, layer!.Config.QuantMode);
-        Assert.IsNull(layer.InputGlobalScale);
-        Assert.IsNull(layer.Fc2InputScale);
+        Assert.AreEqual((MoeQuantMode.W4A16, false, false), seen);
         Assert.IsLessThanOrEqualTo(CheckpointImportHarness.Tolerance, error);
     }
 
@@ -176,8 +175,4 @@ public sealed class CheckpointImporterTests
             Assert.AreEqual(expected[i], actual[i], Math.Abs(expected[i]) * 1e-6, $"element {i}");
         }
     }
-
-    private static MoeLayerData Keep(MoeLayerData layer) => new(
-        layer.Config, layer.W1Weight.clone(), layer.W1WeightSf.clone(), layer.W2Weight.clone(), layer.W2WeightSf.clone(),
-        layer.W1Alpha.clone(), layer.W2Alpha.clone(), layer.Fc2InputScale?.clone(), layer.InputGlobalScale?.clone());
 }
