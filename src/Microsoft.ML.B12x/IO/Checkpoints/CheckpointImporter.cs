@@ -71,28 +71,10 @@ public static class CheckpointImporter
         SortedSet<int> moeLayers = ExpertNaming.MoeLayers(tensors.Names);
         string where = moeLayers.Count == 0
             ? "no layer of the checkpoint has routed experts under a recognised name"
-            : $"layers with routed experts: {Ranges(moeLayers)}";
+            : $"layers with routed experts: {IndexRanges.Format(moeLayers)}";
         string hint = model.NumLayers is null && moeLayers.Count > 0 && layer > moeLayers.Max ? " (config.json has no num_hidden_layers)" : "";
         return new InvalidDataException(
             $"{directory}: layer {layer} has no routed experts{hint}: no tensor such as " +
             $"'model.layers.{layer}.mlp.experts.0.down_proj{quantization.WeightSuffix}' (naming variants: checkpoint-formats.md §6); {where}.");
-    }
-
-    /// <summary>"0-3, 5, 7-9" for a sorted set.</summary>
-    internal static string Ranges(IEnumerable<int> values)
-    {
-        var parts = new List<string>();
-        int[] sorted = [.. values];
-        for (int i = 0; i < sorted.Length;)
-        {
-            int j = i;
-            while (j + 1 < sorted.Length && sorted[j + 1] == sorted[j] + 1)
-            {
-                j++;
-            }
-            parts.Add(j == i ? $"{sorted[i]}" : $"{sorted[i]}-{sorted[j]}");
-            i = j + 1;
-        }
-        return string.Join(", ", parts);
     }
 }

@@ -27,6 +27,9 @@ public static class CheckpointQuantizer
     /// <summary>E2M1 max × E4M3 max: an input scale is amax/2688 (checkpoint-formats.md §1).</summary>
     private const double FullScale = 6.0 * 448.0;
 
+    /// <summary>Unquantised linear weights are named "{module}.weight" (ModelOpt keeps that name for the packed codes).</summary>
+    private const string WeightSuffix = ".weight";
+
     /// <summary>
     /// Quantises the routed experts of <paramref name="checkpoint"/> into <paramref name="output"/> and returns the
     /// per-layer weight errors.
@@ -105,8 +108,6 @@ public static class CheckpointQuantizer
         return new CheckpointQuantizationResult(results, written, options.CalibrationPath is not null);
     }
 
-    private const string WeightSuffix = ".weight";
-
     private static int[] SelectLayers(string checkpoint, CheckpointModelConfig model, CheckpointTensors tensors, IReadOnlyCollection<int>? requested)
     {
         SortedSet<int> moe = ExpertNaming.MoeLayers(tensors.Names);
@@ -126,7 +127,7 @@ public static class CheckpointQuantizer
             if (!moe.Contains(layer))
             {
                 throw new InvalidDataException(
-                    $"{checkpoint}: layer {layer} has no routed experts; layers with routed experts: {(moe.Count == 0 ? "none" : CheckpointImporter.Ranges(moe))}.");
+                    $"{checkpoint}: layer {layer} has no routed experts; layers with routed experts: {(moe.Count == 0 ? "none" : IndexRanges.Format(moe))}.");
             }
         }
         return [.. requested.Distinct().Order()];

@@ -241,7 +241,7 @@ internal static class MoeLayerAssembler
         if (count > 0)
         {
             notes.Add(new ImportNote(ImportIssue.NegativeBlockScales,
-                Invariant($"{count} block scales have the sign bit set (experts {CheckpointImporter.Ranges(experts)}); they are decoded as negative, as written"),
+                Invariant($"{count} block scales have the sign bit set (experts {IndexRanges.Format(experts)}); they are decoded as negative, as written"),
                 experts));
         }
     }
