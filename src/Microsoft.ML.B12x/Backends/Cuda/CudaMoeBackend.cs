@@ -29,6 +29,20 @@ internal sealed class CudaMoeBackend : IMoeBackend
 
     public string? WhyNotSupported(MoeProblem problem)
     {
+        if (WhyDeviceNotSupported(DeviceIndex(problem.Device)) is string reason)
+        {
+            return reason;
+        }
+        if (problem.RoutedPairs > int.MaxValue)
+        {
+            return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
+        }
+        return null;
+    }
+
+    /// <summary>Why the kernels cannot run on CUDA device <paramref name="device"/> at all, or null when they can.</summary>
+    public static string? WhyDeviceNotSupported(int device)
+    {
         if (!cuda.is_available())
         {
             return "CUDA is not available to TorchSharp (no GPU, no CUDA build of LibTorch, or no driver).";
@@ -37,7 +51,6 @@ internal sealed class CudaMoeBackend : IMoeBackend
         {
             return NativeLibraryLoader.Failure;
         }
-        int device = DeviceIndex(problem.Device);
         var (capability, _, supported) = NativeProxy.QueryDevice(device);
         if (capability < 80)
         {
@@ -46,10 +59,6 @@ internal sealed class CudaMoeBackend : IMoeBackend
         if (!supported)
         {
             return $"The native library has no kernels for compute capability {capability / 10}.{capability % 10}; rebuild native/ with that architecture in B12X_CUDA_ARCHITECTURES.";
-        }
-        if (problem.RoutedPairs > int.MaxValue)
-        {
-            return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
         }
         return null;
     }
