@@ -45,7 +45,7 @@ public sealed partial class MoeWeights : IDisposable
             (LayerFile.Fc2InputScaleName, layer.Fc2InputScale), (LayerFile.InputGlobalScaleName, layer.InputGlobalScale),
         })
         {
-            if (tensor is not null && tensor.device != device)
+            if (tensor is not null && !DevicePlacement.Same(tensor.device, device))
             {
                 throw new ArgumentException(
                     $"The weights must be on one device: '{LayerFile.W1WeightName}' is on {device} but '{name}' is on {tensor.device}.", nameof(layer));

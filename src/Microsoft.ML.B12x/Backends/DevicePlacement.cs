@@ -37,6 +37,12 @@ internal static class DevicePlacement
         return (device, reason);
     }
 
+    /// <summary>
+    /// Whether two devices are the same (TorchSharp's <see cref="Device"/> compares by reference; an index of -1 means
+    /// the current device, 0 here).
+    /// </summary>
+    public static bool Same(Device a, Device b) => a.type == b.type && Math.Max(a.index, 0) == Math.Max(b.index, 0);
+
     /// <summary>The <see cref="ComputeDevice"/> that names where <paramref name="device"/> is.</summary>
     public static ComputeDevice Kind(Device device) => device.type == DeviceType.CUDA ? ComputeDevice.Cuda : ComputeDevice.Cpu;
 }

@@ -45,7 +45,7 @@ public sealed class FusedMoeTransformer : ITransformer, IDisposable
         (Device device, string reason) = DevicePlacement.Resolve(options.Device, nameof(FusedMoeTransformer));
         _weights = weights;
         _ownsWeights = ownsWeights;
-        if (weights.Device != device)
+        if (!DevicePlacement.Same(weights.Device, device))
         {
             _deviceWeights = weights.To(device);
             reason += $"; the weights were copied there from {weights.Device}";
