@@ -159,6 +159,17 @@ public sealed partial class MoeWeights : IDisposable
     }
 
     /// <summary>
+    /// Writes the weights as a layer file (see <see cref="LayerFile.Save"/>; atomically). NVFP4 weights must carry
+    /// <see cref="InputGlobalScale"/>, as everything this library writes.
+    /// </summary>
+    /// <exception cref="ArgumentException">The weights break a layer-file rule.</exception>
+    public void SaveLayerFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        LayerFile.Save(path, Layer);
+    }
+
+    /// <summary>
     /// Writes the layer file of these weights to <paramref name="destination"/>: the bytes of the file they were loaded
     /// from, as they are, or (for weights built in memory) a layer file written by <see cref="LayerFile.Save"/>.
     /// </summary>

@@ -33,6 +33,7 @@ internal static class DevicePlacement
                 ? (CPU, $"Device = Auto chose the CPU: {why}")
                 : (new Device(DeviceType.CUDA, index), $"Device = Auto chose CUDA: the native library {CudaSupport.NativeLibraryPath} runs on cuda:{index}"),
         };
+        reason = reason.TrimEnd('.');
         B12xOps.Logger.LogInformation("{Who} runs on {Device}. {Reason}.", who, device, reason);
         return (device, reason);
     }
