@@ -15,10 +15,10 @@ internal sealed class FusedMoeRowReader
     private readonly ValueGetter<VBuffer<float>>? _weights;
     private readonly ValueGetter<VBuffer<float>>? _logits;
     private readonly FusedMoeSchemaBinding _binding;
+    private readonly float[] _dense;
     private VBuffer<float> _hiddenBuffer;
     private VBuffer<int> _idsBuffer;
     private VBuffer<float> _floatBuffer;
-    private readonly float[] _dense;
 
     public FusedMoeRowReader(DataViewRow row, FusedMoeSchemaBinding binding)
     {
