@@ -29,17 +29,8 @@ public sealed class FusedMoeEstimator : IEstimator<FusedMoeTransformer>
     public FusedMoeTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var transformer = new FusedMoeTransformer(_weights, _options, ownsWeights: false);
-        try
-        {
-            transformer.GetOutputSchema(input.Schema);
-            return transformer;
-        }
-        catch
-        {
-            transformer.Dispose();
-            throw;
-        }
+        FusedMoeSchemaBinding.Bind(input.Schema, _options, _weights.Config, _options.Validate(_weights.Config));
+        return new FusedMoeTransformer(_weights, _options, ownsWeights: false);
     }
 
     /// <summary>
