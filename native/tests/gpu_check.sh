@@ -21,7 +21,7 @@ timeout 400 bash -c "$(declare -f run_tests); run_tests '$filter'" > "$out/gpu-t
 echo "GPU tests rc=$?"; grep -E "^(passed|failed|skipped)|total:|failed:|succeeded:|skipped:" "$out/gpu-tests.log" | grep -vE "^passed" | tail -12
 if [ -n "${B12X_SANITIZE:-}" ]; then
   for tool in memcheck racecheck synccheck initcheck; do
-    timeout 300 compute-sanitizer --tool $tool --print-limit 20 bash -c "$(declare -f run_tests); run_tests '$B12X_SANITIZE'" > "$out/sanitizer-$tool.log" 2>&1
+    timeout 90 compute-sanitizer --tool $tool --print-limit 20 bash -c "$(declare -f run_tests); run_tests '$B12X_SANITIZE'" > "$out/sanitizer-$tool.log" 2>&1
     echo "$tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|succeeded:|failed:' "$out/sanitizer-$tool.log" | tr '\n' ' ')"
   done
 fi
