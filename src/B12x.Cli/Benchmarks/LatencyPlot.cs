@@ -7,12 +7,6 @@ using Rgb = B12x.Cli.Benchmarks.PngCanvas.Rgb;
 namespace B12x.Cli.Benchmarks;
 
 /// <summary>
-/// One curve pair of a latency plot: measured latency and its lower bound, both as (token count, microseconds)
-/// points in any order.
-/// </summary>
-internal sealed record LatencySeries(string Name, IReadOnlyList<(int Tokens, double Micros)> Measured, IReadOnlyList<(int Tokens, double Micros)> Bound);
-
-/// <summary>
 /// Draws latency against token count on log-log axes as a PNG: per series, the measured points as a solid line with
 /// markers and the lower bound as a dashed line of the same colour, with decade grid lines, a legend and a title.
 /// </summary>
