@@ -99,6 +99,20 @@ internal sealed class CudaMoeBackend : IMoeBackend
         return codes;
     }
 
+    /// <summary>
+    /// Benchmarks: the median time in microseconds of <paramref name="iterations"/> native runs of the whole problem
+    /// (one call, no chunking), each after a write of <paramref name="flush"/> (a device buffer larger than the L2,
+    /// so weights come from DRAM), measured with CUDA events around the run alone.
+    /// </summary>
+    internal static double TimeNative(MoeProblem problem, Tensor output, Tensor flush, int iterations)
+    {
+        NativeMoeProblem native = Describe(problem, output);
+        var (_, bytes) = NativeProxy.Plan(native);
+        using Tensor workspace = empty(Math.Max(bytes, 1), ScalarType.Byte, problem.Device);
+        return NativeProxy.Time(native, TensorPointers.DataPointer(workspace), bytes, TensorPointers.DataPointer(flush),
+            flush.numel(), iterations);
+    }
+
     /// <summary>The strategy the native library resolves for a problem (for logs and benchmarks).</summary>
     internal static KernelStrategy ResolvedStrategy(MoeProblem problem, Tensor output) =>
         NativeProxy.Plan(Describe(problem, output)).Strategy switch
