@@ -110,8 +110,8 @@ internal sealed class MoeProblem : IDisposable
         TensorChecks.Rank(x, nameof(x), 2);
         TensorChecks.Contiguous(x, nameof(x));
         Device device = x.device;
-        int tokens = checked((int)x.shape[0]);
-        int hidden = checked((int)x.shape[1]);
+        int tokens = TensorChecks.Dimension(x, nameof(x), 0);
+        int hidden = TensorChecks.Dimension(x, nameof(x), 1);
         RequireMultipleOf16(hidden, "hidden size (x.shape[1])", nameof(x));
 
         if (numExperts < 1)
@@ -141,13 +141,13 @@ internal sealed class MoeProblem : IDisposable
         TensorChecks.NotNull(w1Weight, nameof(w1Weight));
         TensorChecks.Dtype(w1Weight, nameof(w1Weight), ScalarType.Byte);
         TensorChecks.Rank(w1Weight, nameof(w1Weight), 3);
-        long w1Rows = w1Weight.shape[1];
+        int w1Rows = TensorChecks.Dimension(w1Weight, nameof(w1Weight), 1);
         if (gated && w1Rows % 2 != 0)
         {
             throw new ArgumentException(
                 $"w1Weight must have 2·I rows ([up; gate]) for the gated activation silu; got {w1Rows} rows.", nameof(w1Weight));
         }
-        int intermediate = checked((int)(gated ? w1Rows / 2 : w1Rows));
+        int intermediate = gated ? w1Rows / 2 : w1Rows;
         RequireMultipleOf16(intermediate, "intermediate size I (from w1Weight.shape[1])", nameof(w1Weight));
         TensorChecks.Shape(w1Weight, nameof(w1Weight), localExperts, w1Rows, hidden / 2);
         TensorChecks.Contiguous(w1Weight, nameof(w1Weight));

@@ -48,6 +48,18 @@ public sealed class MoeProblemValidationTests
     public void HiddenSizeNotAMultipleOf16() => Rejects("x", t => t with { X = zeros(new long[] { 3, 24 }, ScalarType.BFloat16) });
 
     [TestMethod]
+    public void XClaimingMoreThanInt32MaxTokensWithoutElementsIsRejected() =>
+        Rejects("x", t => t with { X = empty(new long[] { 1L << 31, 0 }, ScalarType.BFloat16) });
+
+    [TestMethod]
+    public void XClaimingAHiddenSizeAboveInt32MaxWithoutElementsIsRejected() =>
+        Rejects("x", t => t with { X = empty(new long[] { 0, (1L << 31) + 16 }, ScalarType.BFloat16) });
+
+    [TestMethod]
+    public void W1ExpandedToMoreThanInt32MaxRowsIsRejected() =>
+        Rejects("w1Weight", t => t with { W1Weight = zeros(new long[] { 1, 1, 1 }, ScalarType.Byte).expand(3, 1L << 32, 16) });
+
+    [TestMethod]
     public void W1OfTheWrongDtype() => Rejects("w1Weight", t => t with { W1Weight = t.W1Weight.to(ScalarType.Int8) });
 
     [TestMethod]
