@@ -250,30 +250,12 @@ internal sealed class MoeProblem : IDisposable
 
     private static void CheckModes(FusedMoeOptions options)
     {
-        if (!Enum.IsDefined(options.Activation))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.Activation), options.Activation, "Unknown activation.");
-        }
-        if (!Enum.IsDefined(options.QuantMode))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.QuantMode), options.QuantMode, "Unknown quantisation mode.");
-        }
-        if (!Enum.IsDefined(options.SourceFormat))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.SourceFormat), options.SourceFormat, "Unknown source format.");
-        }
-        if (!Enum.IsDefined(options.ScaleLayout))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.ScaleLayout), options.ScaleLayout, "Unknown scale layout.");
-        }
-        if (!Enum.IsDefined(options.Strategy))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.Strategy), options.Strategy, "Unknown kernel strategy.");
-        }
-        if (!Enum.IsDefined(options.Device))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.Device), options.Device, "Unknown device.");
-        }
+        RequireDefined(options.Activation, nameof(FusedMoeOptions.Activation));
+        RequireDefined(options.QuantMode, nameof(FusedMoeOptions.QuantMode));
+        RequireDefined(options.SourceFormat, nameof(FusedMoeOptions.SourceFormat));
+        RequireDefined(options.ScaleLayout, nameof(FusedMoeOptions.ScaleLayout));
+        RequireDefined(options.Strategy, nameof(FusedMoeOptions.Strategy));
+        RequireDefined(options.Device, nameof(FusedMoeOptions.Device));
         if (options.SourceFormat == MoeSourceFormat.CompressedTensors && options.QuantMode != MoeQuantMode.W4A16)
         {
             throw new ArgumentException(
@@ -290,11 +272,24 @@ internal sealed class MoeProblem : IDisposable
             throw new ArgumentOutOfRangeException(
                 nameof(FusedMoeOptions.CpuThreads), options.CpuThreads, "CpuThreads must be at least 1 (or null for one per core).");
         }
-        if (options.MicroMaxTokens < 0 || options.MicroMaxPairs < 0 || options.StaticMaxPairs < 0)
+        RequireNonNegative(options.MicroMaxTokens, nameof(FusedMoeOptions.MicroMaxTokens));
+        RequireNonNegative(options.MicroMaxPairs, nameof(FusedMoeOptions.MicroMaxPairs));
+        RequireNonNegative(options.StaticMaxPairs, nameof(FusedMoeOptions.StaticMaxPairs));
+    }
+
+    private static void RequireDefined<T>(T value, string name) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(FusedMoeOptions.StaticMaxPairs),
-                $"Strategy thresholds must be non-negative; got MicroMaxTokens {options.MicroMaxTokens}, MicroMaxPairs {options.MicroMaxPairs}, StaticMaxPairs {options.StaticMaxPairs}.");
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<T>())}; got {value}.");
+        }
+    }
+
+    private static void RequireNonNegative(int threshold, string name)
+    {
+        if (threshold < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, threshold, $"{name} (a kernel-strategy threshold) must be non-negative; got {threshold}.");
         }
     }
 

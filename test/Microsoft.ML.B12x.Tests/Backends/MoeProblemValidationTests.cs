@@ -200,4 +200,45 @@ public sealed class MoeProblemValidationTests
 
     [TestMethod]
     public void UnknownScaleLayout() => Rejects("ScaleLayout", t => t with { Options = t.Options with { ScaleLayout = (ScaleLayout)9 } });
+
+    [TestMethod]
+    [DataRow("Activation", DisplayName = "Activation")]
+    [DataRow("QuantMode", DisplayName = "QuantMode")]
+    [DataRow("SourceFormat", DisplayName = "SourceFormat")]
+    [DataRow("ScaleLayout", DisplayName = "ScaleLayout")]
+    [DataRow("Strategy", DisplayName = "Strategy")]
+    [DataRow("Device", DisplayName = "Device")]
+    public void UnknownEnumValueIsNamedWithTheAcceptedValuesAndTheActualOne(string option)
+    {
+        using var scope = NewDisposeScope();
+        MoeTensors t = MoeTensors.From(Data());
+        FusedMoeOptions o = t.Options;
+        FusedMoeOptions bad = option switch
+        {
+            "Activation" => o with { Activation = (MoeActivation)42 },
+            "QuantMode" => o with { QuantMode = (MoeQuantMode)42 },
+            "SourceFormat" => o with { SourceFormat = (MoeSourceFormat)42 },
+            "ScaleLayout" => o with { ScaleLayout = (ScaleLayout)42 },
+            "Strategy" => o with { Strategy = (KernelStrategy)42 },
+            _ => o with { Device = (ComputeDevice)42 },
+        };
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => (t with { Options = bad }).Call());
+        Assert.AreEqual(option, error.ParamName);
+        Assert.StartsWith($"{option} must be one of ", error.Message);
+        Assert.Contains("got 42", error.Message);
+    }
+
+    [TestMethod]
+    [DataRow("MicroMaxTokens")]
+    [DataRow("MicroMaxPairs")]
+    [DataRow("StaticMaxPairs")]
+    public void NegativeStrategyThresholdIsNamedItself(string option) => Rejects(option, t => t with
+    {
+        Options = option switch
+        {
+            "MicroMaxTokens" => t.Options with { MicroMaxTokens = -1 },
+            "MicroMaxPairs" => t.Options with { MicroMaxPairs = -1 },
+            _ => t.Options with { StaticMaxPairs = -1 },
+        },
+    });
 }
