@@ -90,22 +90,31 @@ internal sealed class SafetensorsHeader
             var tensors = new List<SafetensorsTensorInfo>();
             var names = new HashSet<string>(StringComparer.Ordinal);
             Dictionary<string, string>? metadata = null;
-            foreach (JsonProperty property in root.EnumerateObject())
+            try
             {
-                if (property.Name == MetadataKey)
+                foreach (JsonProperty property in root.EnumerateObject())
                 {
-                    if (metadata is not null)
+                    if (property.Name == MetadataKey)
                     {
-                        throw Malformed(file, $"the header holds '{MetadataKey}' twice");
+                        if (metadata is not null)
+                        {
+                            throw Malformed(file, $"the header holds '{MetadataKey}' twice");
+                        }
+                        metadata = ParseMetadata(property.Value, file);
+                        continue;
                     }
-                    metadata = ParseMetadata(property.Value, file);
-                    continue;
+                    if (!names.Add(property.Name))
+                    {
+                        throw Malformed(file, $"tensor '{property.Name}' appears twice in the header");
+                    }
+                    tensors.Add(ParseTensor(property.Name, property.Value, dataLength, file));
                 }
-                if (!names.Add(property.Name))
-                {
-                    throw Malformed(file, $"tensor '{property.Name}' appears twice in the header");
-                }
-                tensors.Add(ParseTensor(property.Name, property.Value, dataLength, file));
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonDocument validates escapes only when a string is read: "\ud800" alone is valid JSON syntax
+                // but no UTF-16 string.
+                throw Malformed(file, $"the header holds a string that is not valid UTF-16 ({e.Message})");
             }
             CheckNoOverlap(tensors, file);
             return new SafetensorsHeader(tensors, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal));
