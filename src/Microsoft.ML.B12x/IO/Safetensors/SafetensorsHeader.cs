@@ -191,6 +191,20 @@ internal sealed class SafetensorsHeader
         {
             throw MalformedTensor(file, name, $"the element count of shape [{string.Join(", ", shape)}] overflows 64 bits");
         }
+        long stride = 1;
+        try
+        {
+            // Row-major strides, in which a zero dimension counts as 1: a tensor with no elements can claim sizes
+            // whose strides no 64-bit index reaches, and LibTorch refuses to create it.
+            for (int i = shape.Length - 1; i > 0; i--)
+            {
+                stride = checked(stride * Math.Max(shape[i], 1));
+            }
+        }
+        catch (OverflowException)
+        {
+            throw MalformedTensor(file, name, $"the row-major strides of shape [{string.Join(", ", shape)}] overflow 64 bits");
+        }
         Int128 bits = (Int128)elements * SafetensorsDtypes.BitSize(dtype);
         if (bits % 8 != 0)
         {

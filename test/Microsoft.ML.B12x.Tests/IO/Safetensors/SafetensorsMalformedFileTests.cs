@@ -29,6 +29,7 @@ public sealed class SafetensorsMalformedFileTests
     [DataRow("{\"t\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", "shape must be an array", DisplayName = "shape not an array")]
     [DataRow("{\"t\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", "overflows 64 bits", DisplayName = "element count overflows")]
     [DataRow("{\"t\":{\"dtype\":\"I64\",\"shape\":[4611686018427387904],\"data_offsets\":[0,8]}}", "byte size", DisplayName = "byte size overflows")]
+    [DataRow("{\"t\":{\"dtype\":\"U8\",\"shape\":[0,4611686018427387904,4],\"data_offsets\":[0,0]}}", "strides of shape [0, 4611686018427387904, 4] overflow 64 bits", DisplayName = "empty tensor whose strides overflow")]
     [DataRow("{\"t\\ud800\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}", "a string that is not valid UTF-16", DisplayName = "tensor name with a lone surrogate escape")]
     [DataRow("{\"__metadata__\":{\"k\":\"\\udc00\"},\"t\":{" + Good + "}}", "a string that is not valid UTF-16", DisplayName = "metadata value with a lone surrogate escape")]
     [DataRow("{\"t\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,8]}}", "whole number of bytes", DisplayName = "odd count of 4-bit elements")]
