@@ -107,7 +107,7 @@ public sealed class FusedMoePropertyTests
         "T=0", "K=1", "K=E", "K>E", "E>=256", "E=512", "H=16", "I=16", "nvfp4", "w4a16", "silu", "relu2", "compressed_tensors",
         "linear", "storage", "flat", "view", "view-copy", "float8", "input_global_scale", "no input_global_scale",
         "scalars [1]", "scalars [E]", "scalars [E_loc]", "expert-parallel", "ids32", "ids64", "id beyond 32 bits",
-        "non-finite x", "negative routing weight", "output buffer", "one thread",
+        "non-finite x", "negative routing weight", "output buffer", "one thread", "misaligned views",
     ];
 
     private static IEnumerable<string> Tags(RandomMoeCase c)
@@ -150,6 +150,7 @@ public sealed class FusedMoePropertyTests
         If(d.RoutingWeights.Any(w => w < 0), "negative routing weight");
         If(c.OutputBuffer, "output buffer");
         If(c.Threads == 1, "one thread");
+        If(c.MisalignedBy > 0, "misaligned views");
         return tags;
     }
 }

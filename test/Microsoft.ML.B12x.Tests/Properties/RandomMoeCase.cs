@@ -28,11 +28,13 @@ internal enum SwizzledScaleForm
 /// scale layout and form, E4M3 scales as uint8 or float8, input_global_scale, [1]/[E]/[E_loc] scalars, an
 /// expert-parallel rank, int32 or int64 ids); ids mixing valid, other-rank, repeated and invalid values (negative,
 /// ≥ E, ±2^31, int64 extremes and values that truncate to a valid int32 id); non-finite rows of x; zero and negative
-/// routing weights; a caller-provided output buffer full of NaN; any CPU thread count and kernel strategy.
+/// routing weights; a caller-provided output buffer full of NaN; any CPU thread count and kernel strategy; every
+/// argument as a contiguous view at an unaligned offset.
 /// Sizes are capped so that the oracle's scalar loops stay around a million multiply-adds per case.
 /// </summary>
 internal sealed record RandomMoeCase(
-    MoeCaseData Data, SwizzledScaleForm ScaleForm, bool Float8Scales, bool OutputBuffer, int? Threads, KernelStrategy Strategy)
+    MoeCaseData Data, SwizzledScaleForm ScaleForm, bool Float8Scales, bool OutputBuffer, int? Threads, KernelStrategy Strategy,
+    int MisalignedBy)
 {
     /// <summary>Multiply-adds of all routed pairs (each pair: W1Rows·H + H·I) the oracle may spend on one case.</summary>
     private const long MultiplyAddBudget = 1_500_000;
@@ -99,7 +101,8 @@ internal sealed record RandomMoeCase(
             Float8Scales: random.Next(10) < 3,
             OutputBuffer: random.Next(10) < 3,
             Threads: random.Next(3) == 0 ? null : random.Next(1, 5),
-            Strategy: (KernelStrategy)random.Next(4));
+            Strategy: (KernelStrategy)random.Next(4),
+            MisalignedBy: random.Next(4) == 0 ? random.Next(1, 8) : 0);
     }
 
     /// <summary>The call's tensors (in the caller's dispose scope), on the CPU.</summary>
@@ -117,12 +120,41 @@ internal sealed record RandomMoeCase(
         Tensor? output = OutputBuffer
             ? full(new long[] { Data.Tokens, Data.Hidden }, float.NaN, ScalarType.BFloat16)
             : null;
-        return t with { Options = t.Options with { Output = output, CpuThreads = Threads, Strategy = Strategy } };
+        t = t with { Options = t.Options with { Output = output, CpuThreads = Threads, Strategy = Strategy } };
+        return MisalignedBy == 0 ? t : Misaligned(t, MisalignedBy);
+    }
+
+    /// <summary>
+    /// Every contiguous argument moved into a larger buffer at an offset of <paramref name="elements"/> elements, so
+    /// data pointers lose the allocator's alignment (a contiguous view is as valid an argument as a fresh tensor).
+    /// </summary>
+    public static MoeTensors Misaligned(MoeTensors t, int elements)
+    {
+        Tensor Shift(Tensor tensor)
+        {
+            if (!tensor.is_contiguous())
+            {
+                return tensor;
+            }
+            Tensor view = empty(tensor.numel() + elements, tensor.dtype).narrow(0, elements, tensor.numel()).view(tensor.shape);
+            view.copy_(tensor);
+            return view;
+        }
+        FusedMoeOptions o = t.Options;
+        return new MoeTensors(
+            Shift(t.X), Shift(t.W1Weight), Shift(t.W1WeightSf), Shift(t.W2Weight), Shift(t.W2WeightSf),
+            Shift(t.TokenSelectedExperts), Shift(t.TokenFinalScales), t.NumExperts, t.TopK, Shift(t.W1Alpha), Shift(t.W2Alpha),
+            o with
+            {
+                Fc2InputScale = o.Fc2InputScale is null ? null : Shift(o.Fc2InputScale),
+                InputGlobalScale = o.InputGlobalScale is null ? null : Shift(o.InputGlobalScale),
+                Output = o.Output is null ? null : Shift(o.Output),
+            });
     }
 
     public override string ToString() =>
         $"{Data} scales:{(Data.Layout == ScaleLayout.Linear ? "linear" : ScaleForm.ToString())}{(Float8Scales ? "/f8" : "/u8")} " +
-        $"out:{(OutputBuffer ? "given" : "new")} threads:{Threads?.ToString() ?? "all"} {Strategy} " +
+        $"out:{(OutputBuffer ? "given" : "new")} threads:{Threads?.ToString() ?? "all"} {Strategy} misaligned by {MisalignedBy} " +
         $"ids:[{string.Join(",", Data.Ids.Take(12))}{(Data.Ids.Length > 12 ? ",…" : "")}]";
 
     /// <summary>The 6-D view of swizzled storage [E, Np, Cbp]: storage order [e][c][f][a][b][d], view [a, b, c, d, f, e].</summary>
