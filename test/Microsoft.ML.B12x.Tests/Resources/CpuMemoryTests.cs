@@ -105,27 +105,15 @@ public sealed class CpuMemoryTests
     [TestMethod]
     public void ARequestWhoseWorkspaceExceedsAllMemoryFailsClearlyBeforeAllocatingItAndLaterCallsWork()
     {
-        // One token routed 2^18 times to the one expert of H = 2^20: each routed pair needs 2H + I floats (8 MiB) of
-        // workspace, 2 TiB in all, from about 45 MB of arguments. Weights stay uninitialised: nothing reads them before
-        // the workspace is sized.
-        const int Hidden = 1 << 20, Intermediate = 16, Routes = 1 << 18;
         using (var scope = NewDisposeScope())
         {
+            MoeTensors absurd = AbsurdWorkspaceRequest.Create(CPU);
             long before = ProcessMemory.ResidentBytes();
             var timer = Stopwatch.StartNew();
-            var error = Assert.ThrowsExactly<InsufficientMemoryException>(() => B12xOps.FusedMoe(
-                zeros(new long[] { 1, Hidden }, ScalarType.BFloat16),
-                empty(new long[] { 1, 2 * Intermediate, Hidden / 2 }, ScalarType.Byte),
-                empty(new long[] { 1, 128, Hidden / 16 }, ScalarType.Byte),
-                empty(new long[] { 1, Hidden, Intermediate / 2 }, ScalarType.Byte),
-                empty(new long[] { 1, Hidden, 4 }, ScalarType.Byte),
-                zeros(new long[] { 1, Routes }, ScalarType.Int32),
-                ones(1, Routes),
-                numExperts: 1, topK: Routes, ones(1), ones(1),
-                new FusedMoeOptions { Fc2InputScale = ones(1), Device = ComputeDevice.Cpu }));
+            var error = Assert.ThrowsExactly<InsufficientMemoryException>(() => absurd.Call());
             TestContext.WriteLine(error.Message);
             Assert.Contains("workspace", error.Message);
-            Assert.Contains($"{Routes} routed pairs", error.Message);
+            Assert.Contains($"{AbsurdWorkspaceRequest.Routes} routed pairs", error.Message);
             Assert.IsLessThan(64L << 20, ProcessMemory.ResidentBytes() - before, "resident bytes after the refused call");
             Assert.IsLessThan(TimeSpan.FromSeconds(10), timer.Elapsed, "time to refuse");
         }
