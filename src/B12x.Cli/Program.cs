@@ -49,12 +49,14 @@ internal static class Program
     /// <summary>The command tree (built per call: System.CommandLine symbols hold their parents, so they are not shared).</summary>
     private static RootCommand CreateRootCommand(Option<bool> verbose)
     {
-        var root = new RootCommand("b12x: run, inspect and synthesise fused NVFP4 Mixture-of-Experts layers (safetensors files).");
+        var root = new RootCommand("b12x: run, inspect, synthesise, import and quantise fused NVFP4 Mixture-of-Experts layers (safetensors files).");
         root.Options.Add(verbose);
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(QuantizeCommand.Create());
         return root;
     }
 

@@ -30,6 +30,10 @@ public static class CudaSupport
     /// <summary>The native library file in use, or null when it did not load.</summary>
     public static string? NativeLibraryPath => NativeLibraryLoader.IsLoaded ? NativeLibraryLoader.LoadedPath : null;
 
+    /// <summary>The name of a CUDA device, e.g. "NVIDIA H100 80GB HBM3".</summary>
+    /// <exception cref="System.NotSupportedException">The native library did not load.</exception>
+    public static string DeviceName(int device = 0) => NativeProxy.DeviceName(device);
+
     /// <summary>Free and total memory of a CUDA device in bytes (cudaMemGetInfo), e.g. to check for leaks.</summary>
     /// <exception cref="System.NotSupportedException">The native library did not load.</exception>
     public static (long FreeBytes, long TotalBytes) DeviceMemory(int device = 0) => NativeProxy.QueryMemory(device);

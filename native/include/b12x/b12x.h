@@ -115,6 +115,10 @@ B12X_API const char* b12x_status_name_get(b12x_status_t status);
 B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capability, int32_t* multiprocessors,
                                          int32_t* supported, char* message, size_t message_capacity);
 
+/* The marketing name of a device (e.g. "NVIDIA H100 80GB HBM3") into name (NUL-terminated, truncated). */
+B12X_API b12x_status_t b12x_device_name_query(int32_t device, char* name, size_t name_capacity, char* message,
+                                              size_t message_capacity);
+
 /* Free and total device memory (cudaMemGetInfo) of a device, for leak checks: every allocation belongs to the
  * caller, so a stable free count across calls shows the library keeps nothing. */
 B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_bytes, size_t* total_bytes,
@@ -129,6 +133,13 @@ B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, in
  * initialisation. strategy_used (optional) receives the resolved strategy. */
 B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
                                     void* stream, int32_t* strategy_used, char* message, size_t message_capacity);
+
+/* Benchmarks: runs the problem `iterations` times on the stream, each run preceded by a write of flush_bytes of the
+ * device buffer `flush` (0 bytes: no flush; 256 MB or more evicts the L2 so weights come from DRAM, "cold L2") and
+ * timed with CUDA events around the run alone; writes the median in microseconds. Synchronises the stream. */
+B12X_API b12x_status_t b12x_moe_time(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
+                                     void* flush, size_t flush_bytes, int32_t iterations, void* stream,
+                                     float* median_us, char* message, size_t message_capacity);
 
 /* Diagnostics: after an NVFP4 b12x_moe_run with this problem and workspace (same stream, not yet reused),
  * copies the FC2-input codes of every valid routed pair into codes [T*K, I/2] (row = t*K + k; rows of invalid

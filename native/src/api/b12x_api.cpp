@@ -1,7 +1,9 @@
 // The exported C functions: validate, resolve, dispatch, and map every failure to a status and a message.
 #include <cuda_runtime.h>
+#include <algorithm>
 #include <exception>
 #include <new>
+#include <vector>
 
 #include "../common/cuda_check.h"
 #include "../dispatch/moe_launcher.h"
@@ -114,6 +116,18 @@ B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capabi
   });
 }
 
+B12X_API b12x_status_t b12x_device_name_query(int32_t device, char* name, size_t name_capacity, char* message,
+                                              size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = check_device(device, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    cudaDeviceProp properties{};
+    B12X_CUDA_TRY(cudaGetDeviceProperties(&properties, device), "device properties query");
+    b12x::write_message(name, name_capacity, "%s", properties.name);
+    return B12X_STATUS_SUCCESS;
+  });
+}
+
 B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_bytes, size_t* total_bytes,
                                                 char* message, size_t message_capacity) {
   return guarded(message, message_capacity, [&]() -> b12x_status_t {
@@ -163,6 +177,51 @@ B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* wor
     DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
     return b12x::launch_moe(*problem, strategy, workspace, static_cast<cudaStream_t>(stream), message, message_capacity);
+  });
+}
+
+B12X_API b12x_status_t b12x_moe_time(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
+                                     void* flush, size_t flush_bytes, int32_t iterations, void* stream,
+                                     float* median_us, char* message, size_t message_capacity) {
+  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    if (iterations < 1 || median_us == nullptr || (flush_bytes > 0 && flush == nullptr)) {
+      b12x::write_message(message, message_capacity, "iterations must be >= 1 (got %d), median_us non-null, flush non-null when flush_bytes > 0", iterations);
+      return B12X_STATUS_INVALID_ARGUMENT;
+    }
+    const size_t needed = b12x::workspace_for(*problem).total;
+    if (problem->num_tokens > 0 && (workspace == nullptr || workspace_bytes < needed)) {
+      b12x::write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu", workspace_bytes, needed);
+      return B12X_STATUS_WORKSPACE_TOO_SMALL;
+    }
+    status = check_device(problem->device, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    DeviceScope scope(problem->device);
+    B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
+    const cudaStream_t s = static_cast<cudaStream_t>(stream);
+    const int32_t strategy = b12x::resolve_strategy(*problem);
+    cudaEvent_t start = nullptr, stop = nullptr;
+    B12X_CUDA_TRY(cudaEventCreate(&start), "event creation");
+    cudaError_t e = cudaEventCreate(&stop);
+    std::vector<float> times;
+    for (int32_t i = 0; e == cudaSuccess && status == B12X_STATUS_SUCCESS && i < iterations; ++i) {
+      if (flush_bytes > 0 && (e = cudaMemsetAsync(flush, i & 0xFF, flush_bytes, s)) != cudaSuccess) break;
+      if ((e = cudaEventRecord(start, s)) != cudaSuccess) break;
+      status = b12x::launch_moe(*problem, strategy, workspace, s, message, message_capacity);
+      if (status != B12X_STATUS_SUCCESS) break;
+      if ((e = cudaEventRecord(stop, s)) != cudaSuccess || (e = cudaEventSynchronize(stop)) != cudaSuccess) break;
+      float ms = 0.0f;
+      if ((e = cudaEventElapsedTime(&ms, start, stop)) != cudaSuccess) break;
+      times.push_back(ms * 1000.0f);
+    }
+    cudaEventDestroy(start);
+    if (stop != nullptr) cudaEventDestroy(stop);
+    if (status != B12X_STATUS_SUCCESS) return status;
+    B12X_CUDA_TRY(e, "timed run");
+    std::sort(times.begin(), times.end());
+    *median_us = times[times.size() / 2];
+    return B12X_STATUS_SUCCESS;
   });
 }
 

@@ -122,11 +122,16 @@ struct TokenOperand {
 };
 
 // Weight registers of one K step of one lane: block kb of rows g and g+8 of each of the NA matrices.
+// load_weight_step only issues loads (scale bytes stay raw, 0xFFFFFFFF marking "no block") and
+// decode_weight_scales turns them into bf16x2 later: a warp issues in order, so decoding a byte right after its
+// load would stall the warp on every load of a batch instead of once.
 template <int NA>
 struct WeightStep {
   uint2 raw[NA][2];
-  uint32_t scale[NA][2];  // bf16x2 broadcast of the block scale; 0 past the matrix or the K tail
+  uint32_t scale[NA][2];  // after decode_weight_scales: bf16x2 broadcast of the block scale; 0 for no block
 };
+
+constexpr uint32_t kNoBlock = 0xFFFFFFFFu;
 
 template <int NA>
 __device__ __forceinline__ void load_weight_step(const WeightOperand<NA>& wo, int32_t kb, bool k_valid, WeightStep<NA>& s) {
@@ -138,13 +143,21 @@ __device__ __forceinline__ void load_weight_step(const WeightOperand<NA>& wo, in
       const int32_t row = wo.row[a][r];
       if (row >= 0 && k_valid) {
         s.raw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
-        s.scale[a][r] = bf16x2_broadcast(e4m3_decode(wo.scales[wo.sa.offset(wo.expert, row, kb)]));
+        s.scale[a][r] = wo.scales[wo.sa.offset(wo.expert, row, kb)];
       } else {
         s.raw[a][r] = make_uint2(0u, 0u);
-        s.scale[a][r] = 0u;
+        s.scale[a][r] = kNoBlock;
       }
     }
   }
+}
+
+template <int NA>
+__device__ __forceinline__ void decode_weight_scales(WeightStep<NA>& s) {
+#pragma unroll
+  for (int a = 0; a < NA; ++a)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) s.scale[a][r] = s.scale[a][r] == kNoBlock ? 0u : bf16x2_broadcast(e4m3_decode(s.scale[a][r]));
 }
 
 // MMA k-step s (0..3) of a weight step against NT token fragments (b0: elements 4s, 4s+1; b1: 4s+2, 4s+3).
@@ -197,8 +210,9 @@ __device__ __forceinline__ void load_step(const WeightOperand<NA>& wo, const Tok
 }
 
 template <int TN, int NA, bool kFp4B>
-__device__ __forceinline__ void mma_step(const DequantTable& table, const StepOperands<TN, NA, kFp4B>& st,
+__device__ __forceinline__ void mma_step(const DequantTable& table, StepOperands<TN, NA, kFp4B>& st,
                                          float (&acc)[NA][TN / 8][4]) {
+  decode_weight_scales(st.weights);
 #pragma unroll
   for (int s = 0; s < 4; ++s) {
     uint32_t b0[TN / 8], b1[TN / 8];

@@ -21,15 +21,30 @@ __global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p) {
   if (h0 >= p.hidden) return;
   float sum[kCombineColumnsPerThread] = {0.0f, 0.0f, 0.0f, 0.0f};
   bool any_valid = false;
-  for (int32_t k = 0; k < p.top_k; ++k) {
-    int32_t pair = t * p.top_k + k;
-    if (p.local_expert_of(pair) < 0) continue;
-    any_valid = true;
-    float4 v = *reinterpret_cast<const float4*>(p.y + static_cast<int64_t>(pair) * p.hidden + h0);
-    sum[0] = __fadd_rn(sum[0], v.x);
-    sum[1] = __fadd_rn(sum[1], v.y);
-    sum[2] = __fadd_rn(sum[2], v.z);
-    sum[3] = __fadd_rn(sum[3], v.w);
+  // kCombineRoutesInFlight routes at a time: all their id and row loads are issued before the ordered adds.
+  for (int32_t k0 = 0; k0 < p.top_k; k0 += kCombineRoutesInFlight) {
+    bool valid[kCombineRoutesInFlight];
+    float4 v[kCombineRoutesInFlight];
+#pragma unroll
+    for (int j = 0; j < kCombineRoutesInFlight; ++j) {
+      const int32_t k = k0 + j, pair = t * p.top_k + k;
+      valid[j] = k < p.top_k && p.local_expert_of(pair) >= 0;
+    }
+#pragma unroll
+    for (int j = 0; j < kCombineRoutesInFlight; ++j) {
+      const int32_t pair = t * p.top_k + k0 + j;
+      v[j] = valid[j] ? *reinterpret_cast<const float4*>(p.y + static_cast<int64_t>(pair) * p.hidden + h0)
+                      : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll
+    for (int j = 0; j < kCombineRoutesInFlight; ++j) {  // ascending k, skipped routes add nothing
+      if (!valid[j]) continue;
+      any_valid = true;
+      sum[0] = __fadd_rn(sum[0], v[j].x);
+      sum[1] = __fadd_rn(sum[1], v[j].y);
+      sum[2] = __fadd_rn(sum[2], v[j].z);
+      sum[3] = __fadd_rn(sum[3], v[j].w);
+    }
   }
   const bool nan_row = any_valid && any_nonfinite;
   __nv_bfloat16* orow = p.out + static_cast<int64_t>(t) * p.hidden + h0;

@@ -7,6 +7,7 @@ namespace b12x {
 
 constexpr int kCombineThreads = 256;
 constexpr int kCombineColumnsPerThread = 4;  // one float4 of y per thread and pair
+constexpr int kCombineRoutesInFlight = 8;    // top_k of most MoE models: one batch of loads per token
 
 // grid: (T, ceil(H / (kCombineThreads * 4)))
 __global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p);

@@ -34,6 +34,7 @@ __device__ __forceinline__ void micro_mainloop(const DequantTable& table, const 
       const int32_t step = first + u * KS;
       if (step >= steps) break;  // uniform across the warp
       const __nv_bfloat16* block = row + (step * kBlocksPerStep + c) * 16;
+      decode_weight_scales(ws[u]);
 #pragma unroll
       for (int s = 0; s < 4; ++s) {
         const uint2 v = *reinterpret_cast<const uint2*>(block + 4 * s);

@@ -37,10 +37,11 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "CPU backend threads (default: one per core)." };
         var seed = new Option<long>("--seed") { Description = "Seed of the synthetic weights and inputs.", DefaultValueFactory = _ => 1 };
         var csv = new Option<FileInfo?>("--csv") { Description = "Also write the rows to this CSV file." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "CUDA: also write a PNG plot of latency and lower bound vs tokens." };
 
         var command = new Command("bench", "Time the fused MoE layer on named model shapes with synthetic NVFP4 weights.")
         {
-            device, shapes, tokens, iterations, warmup, threads, seed, csv,
+            device, shapes, tokens, iterations, warmup, threads, seed, csv, plot,
         };
         command.SetAction(parse =>
         {
@@ -49,7 +50,7 @@ internal static class BenchCommand
                 return Run(
                     parse.GetValue(device)!, BenchmarkShape.Parse(parse.GetValue(shapes)!), ParseTokens(parse.GetValue(tokens)!),
                     Positive(parse.GetValue(iterations), "--iterations"), NonNegative(parse.GetValue(warmup), "--warmup"),
-                    parse.GetValue(threads), parse.GetValue(seed), parse.GetValue(csv));
+                    parse.GetValue(threads), parse.GetValue(seed), parse.GetValue(csv), parse.GetValue(plot));
             }
             catch (ArgumentException error)
             {
@@ -67,20 +68,23 @@ internal static class BenchCommand
 
     private static int Run(
         string deviceName, IReadOnlyList<BenchmarkShape> shapes, IReadOnlyList<int> tokenCounts, int iterations, int warmup,
-        int? threads, long seed, FileInfo? csvFile)
+        int? threads, long seed, FileInfo? csvFile, FileInfo? plotFile)
     {
         if (threads is < 1)
         {
             throw new ArgumentException($"--threads must be at least 1; got {threads}.");
         }
-        bool cuda = deviceName == "cuda" || (deviceName == "auto" && torch.cuda.is_available());
-        if (cuda && !torch.cuda.is_available())
+        bool cuda = deviceName == "cuda" || (deviceName == "auto" && CudaSupport.IsAvailable);
+        if (cuda)
         {
-            throw new NotSupportedException("--device cuda: TorchSharp sees no CUDA device (use --device cpu or auto).");
+            if (!CudaSupport.IsAvailable)
+            {
+                throw new NotSupportedException("--device cuda: " + CudaSupport.UnavailableReason);
+            }
+            return CudaBenchmark.Run(Console.Out, shapes, tokenCounts, iterations, warmup, seed, csvFile, plotFile);
         }
-        Device device = cuda ? new Device(DeviceType.CUDA, 0) : CPU;
-        ComputeDevice where = cuda ? ComputeDevice.Cuda : ComputeDevice.Cpu;
-        string backend = cuda ? "cuda" : "cpu";
+        Device device = CPU;
+        const string backend = "cpu";
 
         Console.WriteLine("# b12x bench");
         Console.WriteLine();
@@ -96,7 +100,7 @@ internal static class BenchCommand
             foreach (int t in tokenCounts)
             {
                 using BenchmarkInputs inputs = BenchmarkInputs.Create(shape, t, seed + t, device);
-                double[] times = Time(layer, inputs, threads, where, warmup, iterations, cuda ? device : null);
+                double[] times = Time(layer, inputs, threads, warmup, iterations);
                 Array.Sort(times);
                 double median = times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
                 Console.WriteLine(FormattableString.Invariant($"| {shape.Name} | {t} | {median:F2} | {times[0]:F2} | {backend} |"));
@@ -112,20 +116,15 @@ internal static class BenchCommand
         return 0;
     }
 
-    /// <summary>Milliseconds of each timed call (CUDA calls are synchronised before the clock stops).</summary>
-    private static double[] Time(
-        SyntheticMoeLayer layer, BenchmarkInputs inputs, int? threads, ComputeDevice where, int warmup, int iterations, Device? cuda)
+    /// <summary>Milliseconds of each timed call on the CPU backend.</summary>
+    private static double[] Time(SyntheticMoeLayer layer, BenchmarkInputs inputs, int? threads, int warmup, int iterations)
     {
         var times = new double[iterations];
         for (int i = -warmup; i < iterations; i++)
         {
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
-            layer.Run(inputs, threads, where);
-            if (cuda is not null)
-            {
-                torch.cuda.synchronize(cuda);
-            }
+            layer.Run(inputs, threads, ComputeDevice.Cpu);
             if (i >= 0)
             {
                 times[i] = clock.Elapsed.TotalMilliseconds;

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Text.Json;
 using Microsoft.ML.B12x;
 using Microsoft.ML.B12x.IO;
+using Microsoft.ML.B12x.IO.Checkpoints;
 using Microsoft.ML.B12x.IO.Safetensors;
 using Microsoft.ML.B12x.TorchSharp;
 using static TorchSharp.torch;
@@ -118,8 +119,34 @@ internal static class InfoCommand
         if (config.Exists)
         {
             status = Math.Max(status, DescribeConfig(config, output));
+            DescribeCheckpoint(directory.FullName, output);
         }
         return status;
+    }
+
+    /// <summary>The MoE view of a checkpoint directory; a directory that is not one is said so, without failing.</summary>
+    private static void DescribeCheckpoint(string directory, TextWriter output)
+    {
+        CheckpointSummary summary;
+        try
+        {
+            summary = CheckpointInspector.Describe(directory);
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or FileNotFoundException)
+        {
+            output.WriteLine($"checkpoint: not an MoE checkpoint the importer reads: {e.Message.ReplaceLineEndings(" ")}");
+            return;
+        }
+        string Optional(int? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "?";
+        output.WriteLine("checkpoint:");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  model_type={summary.ModelType ?? "?"} layers={Optional(summary.NumLayers)} hidden={summary.Hidden} intermediate={summary.Intermediate} " +
+            $"experts={summary.NumExperts} top_k={Optional(summary.TopK)} activation={summary.Activation ?? "?"}"));
+        output.WriteLine(summary.MoeLayers.Count == 0
+            ? "  MoE layers: none found under a recognised name"
+            : $"  MoE layers: {IndexRanges.Format(summary.MoeLayers)} ({summary.MoeLayers.Count}); experts: {summary.ExpertNaming}");
+        output.WriteLine($"  quantisation: {summary.Quantization ?? "none (unquantised; 'b12x quantize' makes an NVFP4 checkpoint)"}");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {summary.Tensors} tensors in {summary.Files} safetensors file(s)"));
     }
 
     /// <summary>Prints config.json's top-level entries: scalars as they are, objects and arrays by their size.</summary>

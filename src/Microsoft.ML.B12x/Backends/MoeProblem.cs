@@ -248,7 +248,7 @@ internal sealed class MoeProblem : IDisposable
         _owned.Clear();
     }
 
-    private static void CheckModes(FusedMoeOptions options)
+    internal static void CheckModes(FusedMoeOptions options)
     {
         RequireDefined(options.Activation, nameof(FusedMoeOptions.Activation));
         RequireDefined(options.QuantMode, nameof(FusedMoeOptions.QuantMode));

@@ -143,50 +143,30 @@ public static class LayerFile
     /// <summary>
     /// Writes <paramref name="layer"/> as a layer file (atomically: a failure leaves no partial file). Scales are
     /// written as F8_E4M3; every layer key is written explicitly. In NVFP4 mode the layer must carry
-    /// <c>input_global_scale</c> (semantics.md §Scales: files without it are the silent 10³× trap).
+    /// <c>input_global_scale</c> (semantics.md §Scales: files without it are the silent 10³× trap) unless
+    /// <paramref name="legacyScales"/> is set.
     /// </summary>
     /// <param name="path">The target file; replaced if it exists.</param>
     /// <param name="layer">The tensors and configuration to write.</param>
     /// <param name="extraMetadata">More metadata entries (e.g. where the layer came from); must not use a layer key.</param>
     /// <param name="progress">Receives the data bytes written so far.</param>
+    /// <param name="legacyScales">
+    /// Allow an nvfp4 layer without <c>input_global_scale</c>: FlashInfer's older convention, where the weights' global
+    /// scales are baked into the block scales and <c>w1_alpha</c> is the input's quantisation scale. Only for callers
+    /// of FlashInfer's original signature (e.g. <c>b12x import --legacy-scales</c>).
+    /// </param>
     /// <exception cref="ArgumentException">The tensors do not match the configuration or break a layer-file rule.</exception>
     public static void Save(
-        string path, MoeLayerData layer, IReadOnlyDictionary<string, string>? extraMetadata = null, IProgress<long>? progress = null)
+        string path, MoeLayerData layer, IReadOnlyDictionary<string, string>? extraMetadata = null, IProgress<long>? progress = null,
+        bool legacyScales = false)
     {
         ArgumentNullException.ThrowIfNull(layer);
         Exception Fail(string reason) => new ArgumentException($"The layer cannot be saved: {reason}.", nameof(layer));
 
-        var tensors = new List<(string Name, Tensor Tensor, SafetensorsDtype? Dtype)>
-        {
-            (W1WeightName, layer.W1Weight, null),
-            (W1WeightSfName, layer.W1WeightSf, SafetensorsDtype.F8E4M3),
-            (W2WeightName, layer.W2Weight, null),
-            (W2WeightSfName, layer.W2WeightSf, SafetensorsDtype.F8E4M3),
-            (W1AlphaName, layer.W1Alpha, null),
-            (W2AlphaName, layer.W2Alpha, null),
-        };
-        if (layer.Fc2InputScale is not null)
-        {
-            tensors.Add((Fc2InputScaleName, layer.Fc2InputScale, null));
-        }
-        if (layer.InputGlobalScale is not null)
-        {
-            tensors.Add((InputGlobalScaleName, layer.InputGlobalScale, null));
-        }
-        var signatures = new Dictionary<string, TensorSignature>(StringComparer.Ordinal);
-        foreach ((string name, Tensor tensor, SafetensorsDtype? _) in tensors)
-        {
-            TensorChecks.NotNull(tensor, name);
-            signatures[name] = SignatureOf(tensor, name, Fail);
-        }
-        var metadata = LayerFileSchema.Metadata(layer.Config).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
-        MoeLayerConfig derived = LayerFileSchema.Validate(metadata, signatures, Fail);
-        if (derived != layer.Config)
-        {
-            throw Fail($"the configuration says H = {layer.Config.Hidden}, I = {layer.Config.Intermediate}, E_loc = {layer.Config.NumLocalExperts} " +
-                $"but the tensors give H = {derived.Hidden}, I = {derived.Intermediate}, E_loc = {derived.NumLocalExperts}");
-        }
-        if (layer.Config.QuantMode == MoeQuantMode.Nvfp4 && layer.InputGlobalScale is null)
+        List<(string Name, Tensor Tensor, SafetensorsDtype? Dtype)> tensors = TensorsOf(layer);
+        CheckTensors(layer, Fail);
+        IReadOnlyList<KeyValuePair<string, string>> metadata = LayerFileSchema.Metadata(layer.Config).ToList();
+        if (layer.Config.QuantMode == MoeQuantMode.Nvfp4 && layer.InputGlobalScale is null && !legacyScales)
         {
             throw Fail($"'{InputGlobalScaleName}' is required for nvfp4 layers written by this library: without it w1_alpha doubles as " +
                 "the input's quantisation scale (the older convention, see semantics.md §Scales)");
@@ -215,6 +195,50 @@ public static class LayerFile
             writer.Add(name, tensor, dtype);
         }
         writer.Save(path, progress);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="layer"/>'s tensors have the dtypes and shapes its configuration implies (the rules a
+    /// layer file's tensors follow), without looking at values.
+    /// </summary>
+    internal static void CheckTensors(MoeLayerData layer, Func<string, Exception> fail)
+    {
+        var signatures = new Dictionary<string, TensorSignature>(StringComparer.Ordinal);
+        foreach ((string name, Tensor tensor, SafetensorsDtype? _) in TensorsOf(layer))
+        {
+            TensorChecks.NotNull(tensor, name);
+            signatures[name] = SignatureOf(tensor, name, fail);
+        }
+        var metadata = LayerFileSchema.Metadata(layer.Config).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+        MoeLayerConfig derived = LayerFileSchema.Validate(metadata, signatures, fail);
+        if (derived != layer.Config)
+        {
+            throw fail($"the configuration says H = {layer.Config.Hidden}, I = {layer.Config.Intermediate}, E_loc = {layer.Config.NumLocalExperts} " +
+                $"but the tensors give H = {derived.Hidden}, I = {derived.Intermediate}, E_loc = {derived.NumLocalExperts}");
+        }
+    }
+
+    /// <summary>The layer's tensors with their file names, block scales marked to be written as F8_E4M3.</summary>
+    private static List<(string Name, Tensor Tensor, SafetensorsDtype? Dtype)> TensorsOf(MoeLayerData layer)
+    {
+        var tensors = new List<(string Name, Tensor Tensor, SafetensorsDtype? Dtype)>
+        {
+            (W1WeightName, layer.W1Weight, null),
+            (W1WeightSfName, layer.W1WeightSf, SafetensorsDtype.F8E4M3),
+            (W2WeightName, layer.W2Weight, null),
+            (W2WeightSfName, layer.W2WeightSf, SafetensorsDtype.F8E4M3),
+            (W1AlphaName, layer.W1Alpha, null),
+            (W2AlphaName, layer.W2Alpha, null),
+        };
+        if (layer.Fc2InputScale is not null)
+        {
+            tensors.Add((Fc2InputScaleName, layer.Fc2InputScale, null));
+        }
+        if (layer.InputGlobalScale is not null)
+        {
+            tensors.Add((InputGlobalScaleName, layer.InputGlobalScale, null));
+        }
+        return tensors;
     }
 
     internal static TensorSignature SignatureOf(Tensor tensor, string name, Func<string, Exception> fail)

@@ -1,34 +1,18 @@
-using System.Collections.Generic;
+using B12x.Cli.Benchmarks;
 using Microsoft.ML.B12x.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.B12x.Tests.Infrastructure;
 
-/// <summary>A benchmark shape of docs/performance.md.</summary>
-public sealed record NamedShape(string Name, int Hidden, int Intermediate, int Experts, int TopK, MoeActivation Activation)
-{
-    public static IReadOnlyList<NamedShape> All { get; } = new[]
-    {
-        new NamedShape("qwen3-30b-a3b", 2048, 768, 128, 8, MoeActivation.Silu),
-        new NamedShape("qwen3-235b-a22b", 4096, 1536, 128, 8, MoeActivation.Silu),
-        new NamedShape("deepseek-v3", 7168, 2048, 256, 8, MoeActivation.Silu),
-        new NamedShape("gpt-oss-120b", 2880, 2880, 128, 4, MoeActivation.Silu),
-        new NamedShape("mixtral-8x7b", 4096, 14336, 8, 2, MoeActivation.Silu),
-        new NamedShape("nemotron-3-nano", 2688, 1856, 128, 6, MoeActivation.Relu2),
-    };
-
-    public override string ToString() => Name;
-}
-
 /// <summary>
-/// NVFP4 arguments of a named shape at full size, drawn with LibTorch's generator (the shapes hold up to 5.6 GB of
+/// NVFP4 arguments of a benchmark shape (docs/performance.md) at full size, drawn with LibTorch's generator (the shapes hold up to 5.6 GB of
 /// codes): random codes, E4M3 block scales mostly in 2^-2..2^1 with about 3 % subnormals, per-expert weight global
 /// scales near amax/2688, input and FC2-input scales, top-k routing without repeats. CPU tensors, swizzled scales.
 /// </summary>
 internal static class NamedShapeCase
 {
-    public static MoeTensors Create(NamedShape shape, int tokens, long seed)
+    public static MoeTensors Create(BenchmarkShape shape, int tokens, long seed)
     {
         var generator = new Generator((ulong)seed);
         int w1Rows = shape.Activation == MoeActivation.Silu ? 2 * shape.Intermediate : shape.Intermediate;

@@ -30,6 +30,20 @@ internal sealed class CudaMoeBackend : IMoeBackend
 
     public string? WhyNotSupported(MoeProblem problem)
     {
+        if (WhyDeviceNotSupported(DeviceIndex(problem.Device)) is string reason)
+        {
+            return reason;
+        }
+        if (problem.RoutedPairs > int.MaxValue)
+        {
+            return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
+        }
+        return Misalignment(problem);
+    }
+
+    /// <summary>Why the kernels cannot run on CUDA device <paramref name="device"/> at all, or null when they can.</summary>
+    public static string? WhyDeviceNotSupported(int device)
+    {
         if (!cuda.is_available())
         {
             return "CUDA is not available to TorchSharp (no GPU, no CUDA build of LibTorch, or no driver).";
@@ -38,7 +52,6 @@ internal sealed class CudaMoeBackend : IMoeBackend
         {
             return NativeLibraryLoader.Failure;
         }
-        int device = DeviceIndex(problem.Device);
         var (capability, _, supported) = NativeProxy.QueryDevice(device);
         if (capability < 80)
         {
@@ -48,11 +61,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
         {
             return $"The native library has no kernels for compute capability {capability / 10}.{capability % 10}; rebuild native/ with that architecture in B12X_CUDA_ARCHITECTURES.";
         }
-        if (problem.RoutedPairs > int.MaxValue)
-        {
-            return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
-        }
-        return Misalignment(problem);
+        return null;
     }
 
     /// <summary>
@@ -124,6 +133,20 @@ internal sealed class CudaMoeBackend : IMoeBackend
         Tensor codes = zeros(new long[] { problem.RoutedPairs, problem.Intermediate / 2 }, ScalarType.Byte, problem.Device);
         NativeProxy.IntermediateCodes(native, TensorPointers.DataPointer(workspace), bytes, TensorPointers.DataPointer(codes));
         return codes;
+    }
+
+    /// <summary>
+    /// Benchmarks: the median time in microseconds of <paramref name="iterations"/> native runs of the whole problem
+    /// (one call, no chunking), each after a write of <paramref name="flush"/> (a device buffer larger than the L2,
+    /// so weights come from DRAM), measured with CUDA events around the run alone.
+    /// </summary>
+    internal static double TimeNative(MoeProblem problem, Tensor output, Tensor flush, int iterations)
+    {
+        NativeMoeProblem native = Describe(problem, output);
+        var (_, bytes) = NativeProxy.Plan(native);
+        using Tensor workspace = empty(Math.Max(bytes, 1), ScalarType.Byte, problem.Device);
+        return NativeProxy.Time(native, TensorPointers.DataPointer(workspace), bytes, TensorPointers.DataPointer(flush),
+            flush.numel(), iterations);
     }
 
     /// <summary>The strategy the native library resolves for a problem (for logs and benchmarks).</summary>

@@ -19,46 +19,9 @@ public sealed class CpuMoeBackendOracleTests
     /// scalar shape), sizes come from the seeded generator (H, I in {16, 32, 48, 64, 128, 144}, E in {1, 3, 8},
     /// K in {1, 2, 4}, T in {0, 1, 5, 17}), and a quarter of the cases with E ≥ 3 are one expert-parallel rank.
     /// </summary>
-    public static IEnumerable<object[]> Matrix()
-    {
-        var random = new Random(MatrixSeed);
-        int[] sizes = { 16, 32, 48, 64, 128, 144 };
-        int[] experts = { 1, 3, 8 };
-        int[] topKs = { 1, 2, 4 };
-        int[] tokens = { 0, 1, 5, 17 };
-        for (int i = 0; i < 72; i++)
-        {
-            bool nvfp4 = i % 2 == 0;
-            bool variant = i / 8 % 2 == 1;
-            int e = experts[random.Next(experts.Length)];
-            int? local = null;
-            int offset = 0;
-            if (e >= 3 && random.Next(4) == 0)
-            {
-                local = random.Next(1, e);
-                offset = random.Next(0, e - local.Value + 1);
-            }
-            yield return new object[]
-            {
-                new MoeCaseSpec(
-                    Tokens: tokens[random.Next(tokens.Length)],
-                    Hidden: sizes[random.Next(sizes.Length)],
-                    Intermediate: sizes[random.Next(sizes.Length)],
-                    Experts: e,
-                    TopK: topKs[random.Next(topKs.Length)],
-                    Activation: i / 2 % 2 == 0 ? MoeActivation.Silu : MoeActivation.Relu2,
-                    QuantMode: nvfp4 ? MoeQuantMode.Nvfp4 : MoeQuantMode.W4A16,
-                    SourceFormat: !nvfp4 && variant ? MoeSourceFormat.CompressedTensors : MoeSourceFormat.ModelOpt,
-                    Layout: i / 4 % 2 == 0 ? ScaleLayout.Swizzled128x4 : ScaleLayout.Linear,
-                    WithInputGlobalScale: nvfp4 && !variant,
-                    Scalars: (ScalarShape)(i / 16 % 3),
-                    Ids64: random.Next(2) == 0,
-                    LocalExperts: local,
-                    LocalOffset: offset,
-                    Seed: MatrixSeed + i),
-            };
-        }
-    }
+    public static IEnumerable<object[]> Matrix() => CaseMatrix.Generate(
+        MatrixSeed, 72, sizes: new[] { 16, 32, 48, 64, 128, 144 }, experts: new[] { 1, 3, 8 }, topKs: new[] { 1, 2, 4 },
+        tokens: new[] { 0, 1, 5, 17 });
 
     [TestMethod]
     [DynamicData(nameof(Matrix))]

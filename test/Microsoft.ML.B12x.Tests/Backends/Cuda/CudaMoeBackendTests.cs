@@ -24,51 +24,13 @@ public sealed class CudaMoeBackendTests
     public TestContext TestContext { get; set; } = null!;
 
     /// <summary>
-    /// 48 cases: modes cycle deterministically; H and I from {16, 48, 64, 144, 256} (144: 9 blocks, a K tail and
-    /// padded swizzle columns), E in {1, 3, 8, 33}, K in {1, 2, 4, 8} (≤ E), T in {0, 1, 5, 17, 70}; a quarter of
-    /// the cases with E ≥ 3 are one expert-parallel rank.
+    /// 48 cases of <see cref="CaseMatrix"/>: H and I from {16, 48, 64, 144, 256} (144: 9 blocks, a K tail and padded
+    /// swizzle columns), E in {1, 3, 8, 33}, K in {1, 2, 4, 8} (K > E repeats experts within a token), T in
+    /// {0, 1, 5, 17, 70}.
     /// </summary>
-    public static IEnumerable<object[]> Matrix()
-    {
-        var random = new Random(MatrixSeed);
-        int[] sizes = { 16, 48, 64, 144, 256 };
-        int[] experts = { 1, 3, 8, 33 };
-        int[] topKs = { 1, 2, 4, 8 };
-        int[] tokens = { 0, 1, 5, 17, 70 };
-        for (int i = 0; i < 48; i++)
-        {
-            bool nvfp4 = i % 2 == 0;
-            bool variant = i / 8 % 2 == 1;
-            int e = experts[random.Next(experts.Length)];
-            int k = Math.Min(topKs[random.Next(topKs.Length)], e);
-            int? local = null;
-            int offset = 0;
-            if (e >= 3 && random.Next(4) == 0)
-            {
-                local = random.Next(1, e);
-                offset = random.Next(0, e - local.Value + 1);
-            }
-            yield return new object[]
-            {
-                new MoeCaseSpec(
-                    Tokens: tokens[random.Next(tokens.Length)],
-                    Hidden: sizes[random.Next(sizes.Length)],
-                    Intermediate: sizes[random.Next(sizes.Length)],
-                    Experts: e,
-                    TopK: k,
-                    Activation: i / 2 % 2 == 0 ? MoeActivation.Silu : MoeActivation.Relu2,
-                    QuantMode: nvfp4 ? MoeQuantMode.Nvfp4 : MoeQuantMode.W4A16,
-                    SourceFormat: !nvfp4 && variant ? MoeSourceFormat.CompressedTensors : MoeSourceFormat.ModelOpt,
-                    Layout: i / 4 % 2 == 0 ? ScaleLayout.Swizzled128x4 : ScaleLayout.Linear,
-                    WithInputGlobalScale: nvfp4 && !variant,
-                    Scalars: (ScalarShape)(i / 16 % 3),
-                    Ids64: random.Next(2) == 0,
-                    LocalExperts: local,
-                    LocalOffset: offset,
-                    Seed: MatrixSeed + i),
-            };
-        }
-    }
+    public static IEnumerable<object[]> Matrix() => CaseMatrix.Generate(
+        MatrixSeed, 48, sizes: new[] { 16, 48, 64, 144, 256 }, experts: new[] { 1, 3, 8, 33 }, topKs: new[] { 1, 2, 4, 8 },
+        tokens: new[] { 0, 1, 5, 17, 70 });
 
     [TestMethod]
     [DynamicData(nameof(Matrix))]

@@ -1,4 +1,6 @@
 using System.Collections.Generic;
+using System.Linq;
+using B12x.Cli.Benchmarks;
 using Microsoft.ML.B12x.Tests.Infrastructure;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using static TorchSharp.torch;
@@ -17,45 +19,47 @@ public sealed class CudaNamedShapeTests
 
     public static IEnumerable<object[]> DecodeCases()
     {
-        foreach (NamedShape shape in NamedShape.All)
+        foreach (BenchmarkShape shape in BenchmarkShape.All)
         {
-            yield return new object[] { shape, 1 };
-            yield return new object[] { shape, 8 };
+            yield return new object[] { shape.Name, 1 };
+            yield return new object[] { shape.Name, 8 };
         }
     }
 
     public static IEnumerable<object[]> Shapes()
     {
-        foreach (NamedShape shape in NamedShape.All)
+        foreach (BenchmarkShape shape in BenchmarkShape.All)
         {
-            yield return new object[] { shape };
+            yield return new object[] { shape.Name };
         }
     }
 
     [TestMethod]
     [DynamicData(nameof(DecodeCases))]
-    public void MatchesTheCpuBackendAtDecodeSizes(NamedShape shape, int tokens)
+    public void MatchesTheCpuBackendAtDecodeSizes(string shapeName, int tokens)
     {
+        BenchmarkShape shape = BenchmarkShape.All.Single(s => s.Name == shapeName);
         using var scope = NewDisposeScope();
         MoeTensors host = NamedShapeCase.Create(shape, tokens, seed: 1000 + tokens);
         ushort[] cpu = MoeTensors.Bits(host.Call());
         ushort[] cuda = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host).Call().cpu());
-        CudaTolerance.Result r = CudaTolerance.AssertWithin(cpu, cuda, shape.Hidden, $"{shape} T={tokens}");
-        TestContext.WriteLine($"{shape} T={tokens}: {r}");
+        CudaTolerance.Result r = CudaTolerance.AssertWithin(cpu, cuda, shape.Hidden, $"{shape.Name} T={tokens}");
+        TestContext.WriteLine($"{shape.Name} T={tokens}: {r}");
     }
 
     [TestMethod]
     [DynamicData(nameof(Shapes))]
-    public void MatchesTheReferenceKernelsAt64Tokens(NamedShape shape)
+    public void MatchesTheReferenceKernelsAt64Tokens(string shapeName)
     {
+        BenchmarkShape shape = BenchmarkShape.All.Single(s => s.Name == shapeName);
         using var scope = NewDisposeScope();
         MoeTensors host = NamedShapeCase.Create(shape, 64, seed: 64);
         ushort[] reference = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host, reference: true).Call().cpu());
         foreach (KernelStrategy strategy in new[] { KernelStrategy.Auto, KernelStrategy.Dynamic })
         {
             ushort[] cuda = MoeTensors.Bits(CudaTestEnvironment.OnCuda(host, strategy).Call().cpu());
-            CudaTolerance.Result r = CudaTolerance.AssertWithin(reference, cuda, shape.Hidden, $"{shape} T=64 {strategy}");
-            TestContext.WriteLine($"{shape} T=64 {strategy}: {r}");
+            CudaTolerance.Result r = CudaTolerance.AssertWithin(reference, cuda, shape.Hidden, $"{shape.Name} T=64 {strategy}");
+            TestContext.WriteLine($"{shape.Name} T=64 {strategy}: {r}");
         }
     }
 }

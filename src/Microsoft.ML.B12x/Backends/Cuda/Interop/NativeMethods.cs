@@ -28,6 +28,15 @@ internal static unsafe partial class NativeMethods
         int device, int* computeCapability, int* multiprocessors, int* supported, byte* message, nuint messageCapacity);
 
     [LibraryImport(LibraryName)]
+    public static partial int b12x_device_name_query(
+        int device, byte* name, nuint nameCapacity, byte* message, nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
+    public static partial int b12x_moe_time(
+        NativeMoeProblem* problem, IntPtr workspace, nuint workspaceBytes, IntPtr flush, nuint flushBytes, int iterations,
+        IntPtr stream, float* medianMicros, byte* message, nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
     public static partial int b12x_device_memory_query(
         int device, nuint* freeBytes, nuint* totalBytes, byte* message, nuint messageCapacity);
 

@@ -28,6 +28,30 @@ internal static unsafe class NativeProxy
         return (capability, multiprocessors, supported != 0);
     }
 
+    public static string DeviceName(int device)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        byte* name = stackalloc byte[256];
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_device_name_query(device, name, 256, message, MessageCapacity);
+        Ensure(status, message, "b12x_device_name_query");
+        return Marshal.PtrToStringUTF8((IntPtr)name) ?? string.Empty;
+    }
+
+    public static float Time(in NativeMoeProblem problem, IntPtr workspace, long workspaceBytes, IntPtr flush, long flushBytes, int iterations)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        float median = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        fixed (NativeMoeProblem* p = &problem)
+        {
+            int status = NativeMethods.b12x_moe_time(
+                p, workspace, (nuint)workspaceBytes, flush, (nuint)flushBytes, iterations, IntPtr.Zero, &median, message, MessageCapacity);
+            Ensure(status, message, "b12x_moe_time");
+        }
+        return median;
+    }
+
     public static (long Free, long Total) QueryMemory(int device)
     {
         NativeLibraryLoader.EnsureLoaded();
