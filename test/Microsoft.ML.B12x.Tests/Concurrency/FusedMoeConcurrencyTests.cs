@@ -1,8 +1,5 @@
 using System;
-using System.Collections.Concurrent;
-using System.Collections.Generic;
 using System.Linq;
-using System.Threading;
 using Microsoft.ML.B12x.Tests.Infrastructure;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using static TorchSharp.torch;
@@ -48,7 +45,7 @@ public sealed class FusedMoeConcurrencyTests
             int? cpuThreads = (thread + call) % 4 == 0 ? null : (thread + call) % 4;
             using var callScope = NewDisposeScope();
             MoeTensors t = shared[index] with { Options = shared[index].Options with { CpuThreads = cpuThreads } };
-            return Compare(serial[index], MoeTensors.Bits(t.Call()), $"thread {thread} call {call}: case {index} ({cases[index]}), CpuThreads {cpuThreads}");
+            return BitAssert.FirstDifference(serial[index], MoeTensors.Bits(t.Call()), cases[index].Hidden, $"thread {thread} call {call}: case {index} ({cases[index]}), CpuThreads {cpuThreads}");
         });
         TestContext.WriteLine($"{calls} concurrent calls on {Threads} threads matched the serial bits");
     }
@@ -75,7 +72,7 @@ public sealed class FusedMoeConcurrencyTests
             };
             using var callScope = NewDisposeScope();
             t.Call();
-            return Compare(serial[thread], MoeTensors.Bits(outputs[thread]), $"thread {thread} call {call}");
+            return BitAssert.FirstDifference(serial[thread], MoeTensors.Bits(outputs[thread]), layer.Hidden, $"thread {thread} call {call}");
         });
     }
 
@@ -102,58 +99,28 @@ public sealed class FusedMoeConcurrencyTests
         {
             int c = (thread + call) % cases.Length, s = (thread * 7 + call) % strategies.Length;
             using var callScope = NewDisposeScope();
-            return Compare(serial[c, s], MoeTensors.Bits(gpu[c, s].Call().cpu()), $"thread {thread} call {call}: case {c}, {strategies[s]}");
+            return BitAssert.FirstDifference(serial[c, s], MoeTensors.Bits(gpu[c, s].Call().cpu()), cases[c].Hidden, $"thread {thread} call {call}: case {c}, {strategies[s]}");
         });
         TestContext.WriteLine($"{calls} concurrent GPU calls on {Threads} threads matched the serial bits");
     }
 
     /// <summary>
-    /// Starts <see cref="Threads"/> threads together (a barrier), each making <see cref="CallsPerThread"/> calls of
-    /// <paramref name="call"/>, which returns null or a failure description; fails listing every failure.
+    /// <see cref="Threads"/> threads started together, each making <see cref="CallsPerThread"/> calls of
+    /// <paramref name="call"/>(thread, call index), which returns null or a failure; returns the number of calls.
     /// </summary>
     private static int RunTogether(Func<int, int, string?> call)
     {
-        var failures = new ConcurrentQueue<string>();
-        using var barrier = new Barrier(Threads);
-        var threads = Enumerable.Range(0, Threads).Select(thread => new Thread(() =>
+        ThreadsTogether.Run(Threads, thread =>
         {
-            barrier.SignalAndWait();
             for (int i = 0; i < CallsPerThread; i++)
             {
-                try
+                if (call(thread, i) is string failure)
                 {
-                    string? failure = call(thread, i);
-                    if (failure is not null)
-                    {
-                        failures.Enqueue(failure);
-                    }
-                }
-                catch (Exception e)
-                {
-                    failures.Enqueue($"thread {thread} call {i}: {e}");
+                    return failure;
                 }
             }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        Assert.IsEmpty(failures, string.Join(Environment.NewLine, failures.Take(5)));
+            return null;
+        });
         return Threads * CallsPerThread;
-    }
-
-    /// <summary>Null when the bits are equal (NaN payloads aside), else where they first differ.</summary>
-    private static string? Compare(ushort[] expected, ushort[] actual, string context)
-    {
-        if (expected.Length != actual.Length)
-        {
-            return $"{context}: {actual.Length} output elements, expected {expected.Length}";
-        }
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (expected[i] != actual[i] && !(BitAssert.IsNaN(expected[i]) && BitAssert.IsNaN(actual[i])))
-            {
-                return $"{context}: element {i} is 0x{actual[i]:X4}, serially 0x{expected[i]:X4}";
-            }
-        }
-        return null;
     }
 }
