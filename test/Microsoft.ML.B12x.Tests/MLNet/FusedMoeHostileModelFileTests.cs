@@ -13,8 +13,8 @@ namespace Microsoft.ML.B12x.Tests.MLNet;
 /// Hostile saved transformers for <see cref="FusedMoeTransformer.Load"/>: zips saved by the transformer (column- and
 /// logit-routed) with config.json mutated (<see cref="JsonMutator"/>), the layer file mutated
 /// (<see cref="SafetensorsMutator"/>), an entry dropped, renamed, duplicated or compressed, or the archive's bytes
-/// edited. Each must load into a working transformer or fail with an InvalidDataException, within the bounds of
-/// <see cref="FuzzRun"/>.
+/// edited. Each must load into a working transformer or fail with an InvalidDataException naming the zip (not a
+/// temporary copy of its entry), within the bounds of <see cref="FuzzRun"/>.
 /// </summary>
 [TestClass]
 public sealed class FusedMoeHostileModelFileTests
@@ -46,7 +46,9 @@ public sealed class FusedMoeHostileModelFileTests
                 return new FuzzRun.Input(zip.Length, what);
             },
             () => FusedMoeTransformer.Load(mlContext, path, ComputeDevice.Cpu),
-            error => error is InvalidDataException ? null : "not an InvalidDataException",
+            error => error is not InvalidDataException ? "not an InvalidDataException"
+                : !error.Message.Contains(path, StringComparison.Ordinal) ? "the message does not name the file"
+                : null,
             (loaded, where) =>
             {
                 var transformer = (FusedMoeTransformer)loaded;
@@ -78,6 +80,49 @@ public sealed class FusedMoeHostileModelFileTests
 
         Assert.Contains(path, error.Message);
         Assert.Contains("RouterLogitsColumnName", error.Message);
+    }
+
+    [TestMethod]
+    public void ALayerEntryThatExpandsFarBeyondTheArchiveIsRejectedBeforeItIsExtracted()
+    {
+        // 256 MiB of zeros deflate to a few hundred KiB: extracting such an entry would write a thousand times the
+        // archive's size to the temporary folder before any check of the layer file could run.
+        using var directory = new TemporaryDirectory();
+        string path = directory.File("expanding.zip");
+        byte[] config = Entries(s_seeds.Value[0]).First(e => e.Name == "config.json").Bytes;
+        using (var archive = new ZipArchive(File.Create(path), ZipArchiveMode.Create))
+        {
+            using (Stream entry = archive.CreateEntry("config.json").Open())
+            {
+                entry.Write(config);
+            }
+            using Stream layer = archive.CreateEntry("layer.safetensors", CompressionLevel.Optimal).Open();
+            var zeros = new byte[1 << 20];
+            for (int i = 0; i < 256; i++)
+            {
+                layer.Write(zeros);
+            }
+        }
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => FusedMoeTransformer.Load(new MLContext(seed: 0), path, ComputeDevice.Cpu));
+
+        Assert.Contains(path, error.Message);
+        Assert.Contains($"expands to {256 << 20} bytes, more than the archive's {new FileInfo(path).Length}", error.Message);
+    }
+
+    [TestMethod]
+    public void ABrokenLayerEntryIsReportedWithTheArchiveAndTheEntryNotATemporaryCopy()
+    {
+        using var directory = new TemporaryDirectory();
+        string path = directory.File("broken-layer.zip");
+        List<(string Name, byte[] Bytes)> entries = Entries(s_seeds.Value[0]);
+        int layer = entries.FindIndex(e => e.Name == "layer.safetensors");
+        entries[layer] = ("layer.safetensors", new byte[16]);
+        File.WriteAllBytes(path, Zip(entries, CompressionLevel.NoCompression));
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => FusedMoeTransformer.Load(new MLContext(seed: 0), path, ComputeDevice.Cpu));
+
+        Assert.StartsWith($"{path} is not a saved FusedMoeTransformer: its entry 'layer.safetensors' is not a valid layer file: layer.safetensors is not a valid safetensors file", error.Message);
     }
 
     /// <summary>A structural edit of the archive's entries (4 times in 5) or an edit of its bytes.</summary>
