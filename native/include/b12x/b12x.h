@@ -134,6 +134,27 @@ B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, in
 B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
                                     void* stream, int32_t* strategy_used, char* message, size_t message_capacity);
 
+/* A whole layer call captured as one CUDA graph: the same problem (pointers, sizes, token count) replayed with the
+ * least launch overhead, for decode. The workspace and every tensor the problem points to must outlive the graph;
+ * their contents may change between launches. Creating a graph allocates no device memory of the caller's. */
+typedef struct b12x_moe_graph_s* b12x_moe_graph_t;
+
+B12X_API b12x_status_t b12x_moe_graph_create(const b12x_moe_problem_t* problem, void* workspace,
+                                             size_t workspace_bytes, b12x_moe_graph_t* graph, char* message,
+                                             size_t message_capacity);
+
+/* Queues one replay on the stream (NULL: the legacy default stream). */
+B12X_API b12x_status_t b12x_moe_graph_launch(b12x_moe_graph_t graph, void* stream, char* message,
+                                             size_t message_capacity);
+
+/* Benchmarks: like b12x_moe_time, for replays of a graph. */
+B12X_API b12x_status_t b12x_moe_graph_time(b12x_moe_graph_t graph, void* flush, size_t flush_bytes,
+                                           int32_t iterations, void* stream, float* median_us, char* message,
+                                           size_t message_capacity);
+
+/* Releases a graph (NULL is ignored). */
+B12X_API void b12x_moe_graph_destroy(b12x_moe_graph_t graph);
+
 /* Benchmarks: runs the problem `iterations` times on the stream, each run preceded by a write of flush_bytes of the
  * device buffer `flush` (0 bytes: no flush; 256 MB or more evicts the L2 so weights come from DRAM, "cold L2") and
  * timed with CUDA events around the run alone; writes the median in microseconds. Synchronises the stream. */

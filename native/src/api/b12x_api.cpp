@@ -1,71 +1,15 @@
 // The exported C functions: validate, resolve, dispatch, and map every failure to a status and a message.
 #include <cuda_runtime.h>
-#include <algorithm>
-#include <exception>
-#include <new>
-#include <vector>
 
 #include "../common/cuda_check.h"
 #include "../dispatch/moe_launcher.h"
 #include "b12x/b12x.h"
+#include "api_support.h"
 #include "problem_validation.h"
 
 namespace {
 
 constexpr int32_t kVersion = 1 * 10000 + 0 * 100 + 0;  // 1.0.0
-
-// Runs on the problem's device and restores the caller's current device afterwards.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    cudaGetDevice(&previous_);
-    if (previous_ != device) status_ = cudaSetDevice(device);
-  }
-  ~DeviceScope() {
-    int current = previous_;
-    cudaGetDevice(&current);
-    if (current != previous_) cudaSetDevice(previous_);
-  }
-  cudaError_t status() const { return status_; }
-
- private:
-  int previous_ = 0;
-  cudaError_t status_ = cudaSuccess;
-};
-
-// Guards a whole export: no C++ exception crosses the C boundary.
-template <typename F>
-b12x_status_t guarded(char* message, size_t message_capacity, F&& body) {
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    b12x::write_message(message, message_capacity, "host memory exhausted");
-    return B12X_STATUS_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    b12x::write_message(message, message_capacity, "internal error: %s", e.what());
-    return B12X_STATUS_INTERNAL;
-  } catch (...) {
-    b12x::write_message(message, message_capacity, "internal error");
-    return B12X_STATUS_INTERNAL;
-  }
-}
-
-b12x_status_t check_device(int32_t device, char* message, size_t message_capacity) {
-  int count = 0;
-  B12X_CUDA_TRY(cudaGetDeviceCount(&count), "CUDA device count query");
-  if (device < 0 || device >= count) {
-    b12x::write_message(message, message_capacity, "device %d does not exist (%d CUDA devices)", device, count);
-    return B12X_STATUS_INVALID_ARGUMENT;
-  }
-  int major = 0;
-  B12X_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "compute capability query");
-  if (major < 8) {
-    b12x::write_message(message, message_capacity,
-                        "device %d has compute capability %d.x; the kernels need 8.0 (Ampere) or newer", device, major);
-    return B12X_STATUS_UNSUPPORTED;
-  }
-  return B12X_STATUS_SUCCESS;
-}
 
 }  // namespace
 
@@ -91,7 +35,7 @@ B12X_API const char* b12x_status_name_get(b12x_status_t status) {
 
 B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capability, int32_t* multiprocessors,
                                          int32_t* supported, char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
     int count = 0;
     B12X_CUDA_TRY(cudaGetDeviceCount(&count), "CUDA device count query");
     if (device < 0 || device >= count) {
@@ -106,7 +50,7 @@ B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capabi
     if (multiprocessors != nullptr) *multiprocessors = sms;
     if (supported != nullptr) {
       // The build carries a kernel image for this device exactly when a kernel's attributes can be read on it.
-      DeviceScope scope(device);
+      b12x::DeviceScope scope(device);
       cudaFuncAttributes attributes{};
       cudaError_t e = cudaFuncGetAttributes(&attributes, b12x::probe_kernel());
       *supported = (major >= 8 && e == cudaSuccess) ? 1 : 0;
@@ -118,8 +62,8 @@ B12X_API b12x_status_t b12x_device_query(int32_t device, int32_t* compute_capabi
 
 B12X_API b12x_status_t b12x_device_name_query(int32_t device, char* name, size_t name_capacity, char* message,
                                               size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
-    b12x_status_t status = check_device(device, message, message_capacity);
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = b12x::check_device(device, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     cudaDeviceProp properties{};
     B12X_CUDA_TRY(cudaGetDeviceProperties(&properties, device), "device properties query");
@@ -130,10 +74,10 @@ B12X_API b12x_status_t b12x_device_name_query(int32_t device, char* name, size_t
 
 B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_bytes, size_t* total_bytes,
                                                 char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
-    b12x_status_t status = check_device(device, message, message_capacity);
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
+    b12x_status_t status = b12x::check_device(device, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
-    DeviceScope scope(device);
+    b12x::DeviceScope scope(device);
     B12X_CUDA_TRY(scope.status(), "selecting the device");
     size_t free_memory = 0, total_memory = 0;
     B12X_CUDA_TRY(cudaMemGetInfo(&free_memory, &total_memory), "cudaMemGetInfo");
@@ -145,7 +89,7 @@ B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_byt
 
 B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, int32_t* strategy,
                                            size_t* workspace_bytes, char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
     b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     if (strategy != nullptr) *strategy = b12x::resolve_strategy(*problem);
@@ -156,7 +100,7 @@ B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, in
 
 B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
                                     void* stream, int32_t* strategy_used, char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
     b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     const int32_t strategy = b12x::resolve_strategy(*problem);
@@ -172,9 +116,9 @@ B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* wor
       b12x::write_message(message, message_capacity, "workspace must be %zu-byte aligned", b12x::kWorkspaceAlignment);
       return B12X_STATUS_INVALID_ARGUMENT;
     }
-    status = check_device(problem->device, message, message_capacity);
+    status = b12x::check_device(problem->device, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
-    DeviceScope scope(problem->device);
+    b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
     return b12x::launch_moe(*problem, strategy, workspace, static_cast<cudaStream_t>(stream), message, message_capacity);
   });
@@ -183,7 +127,7 @@ B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* wor
 B12X_API b12x_status_t b12x_moe_time(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
                                      void* flush, size_t flush_bytes, int32_t iterations, void* stream,
                                      float* median_us, char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
     b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     if (iterations < 1 || median_us == nullptr || (flush_bytes > 0 && flush == nullptr)) {
@@ -195,40 +139,22 @@ B12X_API b12x_status_t b12x_moe_time(const b12x_moe_problem_t* problem, void* wo
       b12x::write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu", workspace_bytes, needed);
       return B12X_STATUS_WORKSPACE_TOO_SMALL;
     }
-    status = check_device(problem->device, message, message_capacity);
+    status = b12x::check_device(problem->device, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
-    DeviceScope scope(problem->device);
+    b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
     const cudaStream_t s = static_cast<cudaStream_t>(stream);
     const int32_t strategy = b12x::resolve_strategy(*problem);
-    cudaEvent_t start = nullptr, stop = nullptr;
-    B12X_CUDA_TRY(cudaEventCreate(&start), "event creation");
-    cudaError_t e = cudaEventCreate(&stop);
-    std::vector<float> times;
-    for (int32_t i = 0; e == cudaSuccess && status == B12X_STATUS_SUCCESS && i < iterations; ++i) {
-      if (flush_bytes > 0 && (e = cudaMemsetAsync(flush, i & 0xFF, flush_bytes, s)) != cudaSuccess) break;
-      if ((e = cudaEventRecord(start, s)) != cudaSuccess) break;
-      status = b12x::launch_moe(*problem, strategy, workspace, s, message, message_capacity);
-      if (status != B12X_STATUS_SUCCESS) break;
-      if ((e = cudaEventRecord(stop, s)) != cudaSuccess || (e = cudaEventSynchronize(stop)) != cudaSuccess) break;
-      float ms = 0.0f;
-      if ((e = cudaEventElapsedTime(&ms, start, stop)) != cudaSuccess) break;
-      times.push_back(ms * 1000.0f);
-    }
-    cudaEventDestroy(start);
-    if (stop != nullptr) cudaEventDestroy(stop);
-    if (status != B12X_STATUS_SUCCESS) return status;
-    B12X_CUDA_TRY(e, "timed run");
-    std::sort(times.begin(), times.end());
-    *median_us = times[times.size() / 2];
-    return B12X_STATUS_SUCCESS;
+    return b12x::median_time(
+        [&]() { return b12x::launch_moe(*problem, strategy, workspace, s, message, message_capacity); }, flush,
+        flush_bytes, iterations, s, median_us, message, message_capacity);
   });
 }
 
 B12X_API b12x_status_t b12x_moe_intermediate_codes(const b12x_moe_problem_t* problem, const void* workspace,
                                                    size_t workspace_bytes, uint8_t* codes, void* stream,
                                                    char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
     b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     if (problem->quant_mode != B12X_QUANT_MODE_NVFP4) {
@@ -241,9 +167,9 @@ B12X_API b12x_status_t b12x_moe_intermediate_codes(const b12x_moe_problem_t* pro
       b12x::write_message(message, message_capacity, "a workspace of %zu bytes and a codes buffer are required", needed);
       return B12X_STATUS_INVALID_ARGUMENT;
     }
-    status = check_device(problem->device, message, message_capacity);
+    status = b12x::check_device(problem->device, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
-    DeviceScope scope(problem->device);
+    b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
     return b12x::launch_intermediate_export(*problem, workspace, codes, static_cast<cudaStream_t>(stream), message,
                                             message_capacity);
@@ -253,7 +179,7 @@ B12X_API b12x_status_t b12x_moe_intermediate_codes(const b12x_moe_problem_t* pro
 B12X_API b12x_status_t b12x_nvfp4_quantize(const void* x, int32_t rows, int32_t cols, const float* global_scale,
                                            uint8_t* codes, uint8_t* scales, int32_t device, void* stream,
                                            char* message, size_t message_capacity) {
-  return guarded(message, message_capacity, [&]() -> b12x_status_t {
+  return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
     if (rows < 0 || cols <= 0 || cols % 16 != 0) {
       b12x::write_message(message, message_capacity,
                           "rows must be >= 0 and cols a positive multiple of 16, got rows %d, cols %d", rows, cols);
@@ -265,9 +191,9 @@ B12X_API b12x_status_t b12x_nvfp4_quantize(const void* x, int32_t rows, int32_t 
                           "x (16-byte aligned), global_scale, codes (8-byte aligned) and scales must be non-null");
       return B12X_STATUS_INVALID_ARGUMENT;
     }
-    b12x_status_t status = check_device(device, message, message_capacity);
+    b12x_status_t status = b12x::check_device(device, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
-    DeviceScope scope(device);
+    b12x::DeviceScope scope(device);
     B12X_CUDA_TRY(scope.status(), "selecting the device");
     return b12x::launch_quantize(x, rows, cols, global_scale, codes, scales, static_cast<cudaStream_t>(stream),
                                  message, message_capacity);

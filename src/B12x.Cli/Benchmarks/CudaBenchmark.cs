@@ -16,7 +16,8 @@ namespace B12x.Cli.Benchmarks;
 /// <c>b12x bench --device cuda</c>: per shape and token count, the native time of one layer call (CUDA events around
 /// the call, median of many, each after a 256 MB write that evicts the L2: weights come from DRAM), the time per call
 /// through the C# API (warm, host work included), achieved TB/s and TFLOP/s, the share of the physical lower bound,
-/// the strategy chosen, and the TorchSharp baseline (<see cref="TorchSharpBaseline"/>) measured in the same process.
+/// the strategy chosen, for decode sizes (T ≤ 8) the native time of the same call replayed as one CUDA graph (what
+/// <see cref="MoePlan"/> does), and the TorchSharp baseline (<see cref="TorchSharpBaseline"/>) measured in the same process.
 /// Writes a markdown table, optionally a CSV (row by row, so an interrupted run keeps its rows) and a PNG plot.
 /// </summary>
 internal static class CudaBenchmark
@@ -40,10 +41,10 @@ internal static class CudaBenchmark
         output.WriteLine($"Native time: CUDA events around one call, median of {iterations}, each after a {FlushBytes >> 20} MB write (cold L2). " +
                          $"C# time: warm, per call through B12xOps.FusedMoe, host work included. Bound: {roofline.Source}.");
         output.WriteLine();
-        output.WriteLine("| shape | T | strategy | native µs | C# µs/call | TB/s | TFLOP/s | bound µs | % of bound | TorchSharp µs | speed-up |");
-        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        output.WriteLine("| shape | T | strategy | native µs | graph µs | C# µs/call | TB/s | TFLOP/s | bound µs | % of bound | TorchSharp µs | speed-up |");
+        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         StreamWriter? csv = csvFile is null ? null : new StreamWriter(csvFile.FullName);
-        csv?.WriteLine("gpu,shape,tokens,strategy,native_us,csharp_us,tb_per_s,tflop_per_s,bound_us,pct_of_bound,torchsharp_us,speedup");
+        csv?.WriteLine("gpu,shape,tokens,strategy,native_us,graph_us,csharp_us,tb_per_s,tflop_per_s,bound_us,pct_of_bound,torchsharp_us,speedup");
         var series = new List<LatencySeries>();
         try
         {
@@ -61,9 +62,9 @@ internal static class CudaBenchmark
                     measured.Add((t, row.NativeMicros));
                     bounds.Add((t, row.BoundMicros));
                     output.WriteLine(FormattableString.Invariant(
-                        $"| {shape.Name} | {t} | {row.Strategy.ToString().ToLowerInvariant()} | {row.NativeMicros:F1} | {row.CSharpMicros:F1} | {row.TeraBytesPerSecond:F2} | {row.TeraFlops:F1} | {row.BoundMicros:F1} | {100 * row.BoundMicros / row.NativeMicros:F0} % | {row.BaselineMicros:F0} | {row.BaselineMicros / row.CSharpMicros:F1}× |"));
+                        $"| {shape.Name} | {t} | {row.Strategy.ToString().ToLowerInvariant()} | {row.NativeMicros:F1} | {Optional(row.GraphMicros)} | {row.CSharpMicros:F1} | {row.TeraBytesPerSecond:F2} | {row.TeraFlops:F1} | {row.BoundMicros:F1} | {100 * row.BoundMicros / row.NativeMicros:F0} % | {row.BaselineMicros:F0} | {row.BaselineMicros / row.CSharpMicros:F1}× |"));
                     csv?.WriteLine(FormattableString.Invariant(
-                        $"{gpu},{shape.Name},{t},{row.Strategy.ToString().ToLowerInvariant()},{row.NativeMicros:F2},{row.CSharpMicros:F2},{row.TeraBytesPerSecond:F3},{row.TeraFlops:F2},{row.BoundMicros:F2},{100 * row.BoundMicros / row.NativeMicros:F1},{row.BaselineMicros:F1},{row.BaselineMicros / row.CSharpMicros:F2}"));
+                        $"{gpu},{shape.Name},{t},{row.Strategy.ToString().ToLowerInvariant()},{row.NativeMicros:F2},{Optional(row.GraphMicros)},{row.CSharpMicros:F2},{row.TeraBytesPerSecond:F3},{row.TeraFlops:F2},{row.BoundMicros:F2},{100 * row.BoundMicros / row.NativeMicros:F1},{row.BaselineMicros:F1},{row.BaselineMicros / row.CSharpMicros:F2}"));
                     csv?.Flush();
                 }
                 series.Add(new LatencySeries(shape.Name, measured, bounds));
@@ -82,8 +83,13 @@ internal static class CudaBenchmark
         return 0;
     }
 
+    /// <summary>Largest token count whose graph replay is timed (decode sizes, where launch overhead matters).</summary>
+    private const int GraphMaxTokens = 8;
+
+    private static string Optional(double? micros) => micros is { } m ? m.ToString("F1", CultureInfo.InvariantCulture) : "";
+
     private readonly record struct Row(
-        KernelStrategy Strategy, double NativeMicros, double CSharpMicros, double TeraBytesPerSecond, double TeraFlops,
+        KernelStrategy Strategy, double NativeMicros, double? GraphMicros, double CSharpMicros, double TeraBytesPerSecond, double TeraFlops,
         double BoundMicros, double BaselineMicros);
 
     private static Row Measure(
@@ -93,6 +99,7 @@ internal static class CudaBenchmark
         BenchmarkShape shape = layer.Shape;
         int tokens = (int)inputs.X.shape[0];
         double native;
+        double? graph = null;
         KernelStrategy strategy;
         using (var scope = NewDisposeScope())
         {
@@ -102,6 +109,10 @@ internal static class CudaBenchmark
                 shape.TopK, layer.W1Alpha, layer.W2Alpha, layer.Options(device: ComputeDevice.Cuda));
             strategy = CudaMoeBackend.ResolvedStrategy(problem, output);
             native = CudaMoeBackend.TimeNative(problem, output, flush, iterations);
+            if (tokens <= GraphMaxTokens)
+            {
+                graph = CudaMoeBackend.TimeGraph(problem, output, flush, iterations);
+            }
         }
 
         for (int i = 0; i < warmup; i++)
@@ -131,7 +142,7 @@ internal static class CudaBenchmark
 
         int touched = inputs.Ids.cpu().data<int>().ToArray().Distinct().Count();
         double bytes = Roofline.TouchedBytes(shape, touched), flops = Roofline.Flops(shape, tokens);
-        return new Row(strategy, native, csharp, bytes / native / 1e6, flops / native / 1e6, roofline.BoundMicros(bytes, flops),
+        return new Row(strategy, native, graph, csharp, bytes / native / 1e6, flops / native / 1e6, roofline.BoundMicros(bytes, flops),
             baselineTimes[BaselineIterations / 2]);
     }
 }

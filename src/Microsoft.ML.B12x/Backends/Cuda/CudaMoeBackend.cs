@@ -149,6 +149,24 @@ internal sealed class CudaMoeBackend : IMoeBackend
             flush.numel(), iterations);
     }
 
+    /// <summary>
+    /// Captures the whole call of a problem as one CUDA graph over <paramref name="workspace"/> (which must hold at
+    /// least the problem's workspace and outlive the graph, as must every tensor of the problem and the output).
+    /// </summary>
+    internal static MoeGraphHandle CaptureGraph(MoeProblem problem, Tensor output, Tensor workspace) =>
+        NativeProxy.CaptureGraph(Describe(problem, output), TensorPointers.DataPointer(workspace), workspace.numel());
+
+    /// <summary>The workspace bytes one native call of the problem needs.</summary>
+    internal static long WorkspaceBytes(MoeProblem problem, Tensor output) => NativeProxy.Plan(Describe(problem, output)).WorkspaceBytes;
+
+    /// <summary>Benchmarks: the median replay time of a problem captured as a graph, as <see cref="TimeNative"/>.</summary>
+    internal static double TimeGraph(MoeProblem problem, Tensor output, Tensor flush, int iterations)
+    {
+        using Tensor workspace = empty(Math.Max(WorkspaceBytes(problem, output), 1), ScalarType.Byte, problem.Device);
+        using MoeGraphHandle graph = CaptureGraph(problem, output, workspace);
+        return NativeProxy.TimeGraph(graph, TensorPointers.DataPointer(flush), flush.numel(), iterations);
+    }
+
     /// <summary>The strategy the native library resolves for a problem (for logs and benchmarks).</summary>
     internal static KernelStrategy ResolvedStrategy(MoeProblem problem, Tensor output) =>
         NativeProxy.Plan(Describe(problem, output)).Strategy switch

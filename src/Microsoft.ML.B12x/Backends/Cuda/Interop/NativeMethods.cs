@@ -50,6 +50,21 @@ internal static unsafe partial class NativeMethods
         byte* message, nuint messageCapacity);
 
     [LibraryImport(LibraryName)]
+    public static partial int b12x_moe_graph_create(
+        NativeMoeProblem* problem, IntPtr workspace, nuint workspaceBytes, IntPtr* graph, byte* message, nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
+    public static partial int b12x_moe_graph_launch(IntPtr graph, IntPtr stream, byte* message, nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
+    public static partial int b12x_moe_graph_time(
+        IntPtr graph, IntPtr flush, nuint flushBytes, int iterations, IntPtr stream, float* medianMicros, byte* message,
+        nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
+    public static partial void b12x_moe_graph_destroy(IntPtr graph);
+
+    [LibraryImport(LibraryName)]
     public static partial int b12x_moe_intermediate_codes(
         NativeMoeProblem* problem, IntPtr workspace, nuint workspaceBytes, IntPtr codes, IntPtr stream, byte* message,
         nuint messageCapacity);

@@ -89,6 +89,40 @@ internal static unsafe class NativeProxy
         return (NativeStrategy)used;
     }
 
+    public static MoeGraphHandle CaptureGraph(in NativeMoeProblem problem, IntPtr workspace, long workspaceBytes)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        IntPtr graph = IntPtr.Zero;
+        byte* message = stackalloc byte[MessageCapacity];
+        fixed (NativeMoeProblem* p = &problem)
+        {
+            int status = NativeMethods.b12x_moe_graph_create(p, workspace, (nuint)workspaceBytes, &graph, message, MessageCapacity);
+            Ensure(status, message, "b12x_moe_graph_create");
+        }
+        var handle = new MoeGraphHandle();
+        Marshal.InitHandle(handle, graph);
+        return handle;
+    }
+
+    public static void LaunchGraph(MoeGraphHandle graph)
+    {
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_moe_graph_launch(graph.DangerousGetHandle(), IntPtr.Zero, message, MessageCapacity);
+        GC.KeepAlive(graph);
+        Ensure(status, message, "b12x_moe_graph_launch");
+    }
+
+    public static float TimeGraph(MoeGraphHandle graph, IntPtr flush, long flushBytes, int iterations)
+    {
+        float median = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_moe_graph_time(
+            graph.DangerousGetHandle(), flush, (nuint)flushBytes, iterations, IntPtr.Zero, &median, message, MessageCapacity);
+        GC.KeepAlive(graph);
+        Ensure(status, message, "b12x_moe_graph_time");
+        return median;
+    }
+
     public static void IntermediateCodes(in NativeMoeProblem problem, IntPtr workspace, long workspaceBytes, IntPtr codes)
     {
         NativeLibraryLoader.EnsureLoaded();

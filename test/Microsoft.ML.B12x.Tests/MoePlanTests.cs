@@ -1,0 +1,74 @@
+using System;
+using System.Linq;
+using Microsoft.ML.B12x.Tests.Infrastructure;
+using Microsoft.ML.B12x.Tests.MLNet;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.B12x.Tests;
+
+/// <summary>The call plan: static buffers and, on CUDA, one captured graph per token count, equal to plain calls.</summary>
+[TestClass]
+public sealed class MoePlanTests
+{
+    [TestMethod]
+    public void CpuPlanGivesTheBitsOfPlainCallsForEveryBatchSize()
+    {
+        MlNetCase c = MlNetCase.Create(tokens: 9);
+        using MoeWeights weights = c.Weights();
+        using MoePlan plan = MoePlan.Create(weights, maxTokens: 9);
+        foreach (int tokens in new[] { 1, 9, 4, 1 })
+        {
+            MoeCaseData part = c.Data.Slice(0, tokens);
+            using var scope = NewDisposeScope();
+            MoeTensors t = MoeTensors.From(part);
+            Tensor result = plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales);
+            BitAssert.Equal(MoeCaseRunner.Run(part), MoeTensors.Bits(result), MlNetCase.Hidden, $"T={tokens}");
+        }
+    }
+
+    [TestMethod]
+    public void ABatchLargerThanThePlanIsRejected()
+    {
+        MlNetCase c = MlNetCase.Create(tokens: 5);
+        using MoeWeights weights = c.Weights();
+        using MoePlan plan = MoePlan.Create(weights, maxTokens: 4);
+        using var scope = NewDisposeScope();
+        MoeTensors t = MoeTensors.From(c.Data);
+        var error = Assert.ThrowsExactly<ArgumentException>(() => plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales));
+        Assert.AreEqual("x", error.ParamName);
+        StringAssert.Contains(error.Message, "at most 4");
+    }
+
+    [TestMethod]
+    public void MaxTokensBelowOneIsRejected()
+    {
+        using MoeWeights weights = MlNetCase.Create(tokens: 1).Weights();
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MoePlan.Create(weights, maxTokens: 0));
+        Assert.AreEqual("maxTokens", error.ParamName);
+    }
+
+    [TestMethod]
+    [RequiresCuda]
+    public void CudaGraphReplaysGiveTheBitsOfPlainCallsWithNewInputs()
+    {
+        Device device = CudaTestEnvironment.Device;
+        MlNetCase c = MlNetCase.Create(tokens: 40, seed: 5);
+        using MoeWeights host = c.Weights();
+        using MoeWeights weights = host.To(device);
+        foreach (KernelStrategy strategy in new[] { KernelStrategy.Micro, KernelStrategy.Static, KernelStrategy.Dynamic })
+        {
+            using MoePlan plan = MoePlan.Create(weights, maxTokens: 40, strategy: strategy);
+            foreach (int first in new[] { 0, 7, 20 })  // the same token count with different inputs replays one graph
+            {
+                MoeCaseData part = c.Data.Slice(first, 3);
+                using var scope = NewDisposeScope();
+                MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(part), strategy);
+                ushort[] expected = MoeTensors.Bits(t.Call().cpu());
+                ushort[] replayed = MoeTensors.Bits(plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales).cpu());
+                BitAssert.Equal(expected, replayed, MlNetCase.Hidden, $"{strategy}, tokens {first}..{first + 2}");
+            }
+            Assert.AreEqual(1, plan.CapturedGraphs, strategy.ToString());
+        }
+    }
+}
