@@ -25,9 +25,9 @@ internal static partial class ProcessMemory
         {
             malloc_trim(0);
         }
-        catch (EntryPointNotFoundException)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            // Not glibc (e.g. musl): freed memory may stay resident; the tolerances still hold for real leaks.
+            // Not glibc (e.g. musl): freed memory may stay resident; the repetitions of the tests absorb it.
         }
         string line = File.ReadLines(Status).First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0]) * 1024; // the file states kB
