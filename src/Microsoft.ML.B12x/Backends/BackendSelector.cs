@@ -20,9 +20,17 @@ internal static class BackendSelector
         bool onCuda = problem.Device.type == DeviceType.CUDA;
         if (!onCuda)
         {
-            return requested == ComputeDevice.Cuda
-                ? RunElsewhere(problem, new Device(DeviceType.CUDA, CudaMoeBackend.CurrentDeviceIndex()), ComputeDevice.Cuda)
-                : RunOn(CpuMoeBackend.Instance, problem);
+            if (requested != ComputeDevice.Cuda)
+            {
+                return RunOn(CpuMoeBackend.Instance, problem);
+            }
+            string? unavailable = CudaSupport.UnavailableReason;
+            if (unavailable is not null)
+            {
+                throw new NotSupportedException(
+                    $"Device = Cuda was requested but the CUDA backend cannot run: {unavailable} Device = Auto or Cpu runs on the CPU backend.");
+            }
+            return RunElsewhere(problem, new Device(DeviceType.CUDA, CudaMoeBackend.CurrentDeviceIndex()), ComputeDevice.Cuda);
         }
         if (requested == ComputeDevice.Cpu)
         {

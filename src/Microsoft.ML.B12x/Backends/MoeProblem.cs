@@ -110,8 +110,8 @@ internal sealed class MoeProblem : IDisposable
         TensorChecks.Rank(x, nameof(x), 2);
         TensorChecks.Contiguous(x, nameof(x));
         Device device = x.device;
-        int tokens = checked((int)x.shape[0]);
-        int hidden = checked((int)x.shape[1]);
+        int tokens = TensorChecks.Dimension(x, nameof(x), 0);
+        int hidden = TensorChecks.Dimension(x, nameof(x), 1);
         RequireMultipleOf16(hidden, "hidden size (x.shape[1])", nameof(x));
 
         if (numExperts < 1)
@@ -141,13 +141,13 @@ internal sealed class MoeProblem : IDisposable
         TensorChecks.NotNull(w1Weight, nameof(w1Weight));
         TensorChecks.Dtype(w1Weight, nameof(w1Weight), ScalarType.Byte);
         TensorChecks.Rank(w1Weight, nameof(w1Weight), 3);
-        long w1Rows = w1Weight.shape[1];
+        int w1Rows = TensorChecks.Dimension(w1Weight, nameof(w1Weight), 1);
         if (gated && w1Rows % 2 != 0)
         {
             throw new ArgumentException(
                 $"w1Weight must have 2·I rows ([up; gate]) for the gated activation silu; got {w1Rows} rows.", nameof(w1Weight));
         }
-        int intermediate = checked((int)(gated ? w1Rows / 2 : w1Rows));
+        int intermediate = gated ? w1Rows / 2 : w1Rows;
         RequireMultipleOf16(intermediate, "intermediate size I (from w1Weight.shape[1])", nameof(w1Weight));
         TensorChecks.Shape(w1Weight, nameof(w1Weight), localExperts, w1Rows, hidden / 2);
         TensorChecks.Contiguous(w1Weight, nameof(w1Weight));
@@ -250,30 +250,12 @@ internal sealed class MoeProblem : IDisposable
 
     internal static void CheckModes(FusedMoeOptions options)
     {
-        if (!Enum.IsDefined(options.Activation))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.Activation), options.Activation, "Unknown activation.");
-        }
-        if (!Enum.IsDefined(options.QuantMode))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.QuantMode), options.QuantMode, "Unknown quantisation mode.");
-        }
-        if (!Enum.IsDefined(options.SourceFormat))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.SourceFormat), options.SourceFormat, "Unknown source format.");
-        }
-        if (!Enum.IsDefined(options.ScaleLayout))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.ScaleLayout), options.ScaleLayout, "Unknown scale layout.");
-        }
-        if (!Enum.IsDefined(options.Strategy))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.Strategy), options.Strategy, "Unknown kernel strategy.");
-        }
-        if (!Enum.IsDefined(options.Device))
-        {
-            throw new ArgumentOutOfRangeException(nameof(FusedMoeOptions.Device), options.Device, "Unknown device.");
-        }
+        RequireDefined(options.Activation, nameof(FusedMoeOptions.Activation));
+        RequireDefined(options.QuantMode, nameof(FusedMoeOptions.QuantMode));
+        RequireDefined(options.SourceFormat, nameof(FusedMoeOptions.SourceFormat));
+        RequireDefined(options.ScaleLayout, nameof(FusedMoeOptions.ScaleLayout));
+        RequireDefined(options.Strategy, nameof(FusedMoeOptions.Strategy));
+        RequireDefined(options.Device, nameof(FusedMoeOptions.Device));
         if (options.SourceFormat == MoeSourceFormat.CompressedTensors && options.QuantMode != MoeQuantMode.W4A16)
         {
             throw new ArgumentException(
@@ -290,11 +272,24 @@ internal sealed class MoeProblem : IDisposable
             throw new ArgumentOutOfRangeException(
                 nameof(FusedMoeOptions.CpuThreads), options.CpuThreads, "CpuThreads must be at least 1 (or null for one per core).");
         }
-        if (options.MicroMaxTokens < 0 || options.MicroMaxPairs < 0 || options.StaticMaxPairs < 0)
+        RequireNonNegative(options.MicroMaxTokens, nameof(FusedMoeOptions.MicroMaxTokens));
+        RequireNonNegative(options.MicroMaxPairs, nameof(FusedMoeOptions.MicroMaxPairs));
+        RequireNonNegative(options.StaticMaxPairs, nameof(FusedMoeOptions.StaticMaxPairs));
+    }
+
+    private static void RequireDefined<T>(T value, string name) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(FusedMoeOptions.StaticMaxPairs),
-                $"Strategy thresholds must be non-negative; got MicroMaxTokens {options.MicroMaxTokens}, MicroMaxPairs {options.MicroMaxPairs}, StaticMaxPairs {options.StaticMaxPairs}.");
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<T>())}; got {value}.");
+        }
+    }
+
+    private static void RequireNonNegative(int threshold, string name)
+    {
+        if (threshold < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, threshold, $"{name} (a kernel-strategy threshold) must be non-negative; got {threshold}.");
         }
     }
 

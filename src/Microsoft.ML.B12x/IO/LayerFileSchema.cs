@@ -73,11 +73,11 @@ internal static class LayerFileSchema
         }
         int localExperts = Dimension(w2, 0, LayerFile.W2WeightName, fail);
         int hidden = Dimension(w2, 1, LayerFile.W2WeightName, fail);
-        int intermediate = checked(Dimension(w2, 2, LayerFile.W2WeightName, fail) * 2);
-        if (localExperts < 1 || hidden < 16 || hidden % 16 != 0 || intermediate < 16 || intermediate % 16 != 0)
+        long intermediate = 2L * Dimension(w2, 2, LayerFile.W2WeightName, fail);
+        if (localExperts < 1 || hidden < 16 || hidden % 16 != 0 || intermediate < 16 || intermediate % 16 != 0 || intermediate > int.MaxValue)
         {
             throw fail($"tensor '{LayerFile.W2WeightName}' of shape {w2.ShapeText} gives E_loc = {localExperts}, H = {hidden}, I = {intermediate}; " +
-                "E_loc must be at least 1 and H and I positive multiples of 16");
+                $"E_loc must be at least 1 and H and I positive multiples of 16, I at most {int.MaxValue}");
         }
 
         if (numLocalExperts is not null && numLocalExperts != localExperts)
@@ -98,7 +98,7 @@ internal static class LayerFileSchema
         var config = new MoeLayerConfig
         {
             Hidden = hidden,
-            Intermediate = intermediate,
+            Intermediate = (int)intermediate,
             NumExperts = experts,
             NumLocalExperts = localExperts,
             LocalExpertOffset = offset,
@@ -118,7 +118,7 @@ internal static class LayerFileSchema
                 $"for activation {ModeSpellings.ToSpelling(activation)} (H and I from '{LayerFile.W2WeightName}' {w2.ShapeText}); got {w1.ShapeText}");
         }
         CheckScales(tensors[LayerFile.W1WeightSfName], LayerFile.W1WeightSfName, config, config.W1Rows, hidden, fail);
-        CheckScales(tensors[LayerFile.W2WeightSfName], LayerFile.W2WeightSfName, config, hidden, intermediate, fail);
+        CheckScales(tensors[LayerFile.W2WeightSfName], LayerFile.W2WeightSfName, config, hidden, config.Intermediate, fail);
         foreach (string name in new[] { LayerFile.W1AlphaName, LayerFile.W2AlphaName }.Concat(s_optionalTensors))
         {
             if (tensors.TryGetValue(name, out TensorSignature scalars))

@@ -90,14 +90,50 @@ internal static class FusedMoeModelFormat
             {
                 options = ReadConfig(full, zip);
                 ZipArchiveEntry layer = zip.GetEntry(LayerEntry) ?? throw Invalid(full, $"the entry '{LayerEntry}' is missing");
-                layer.ExtractToFile(temporary);
+                Extract(full, layer, temporary);
             }
             (Device target, _) = DevicePlacement.Resolve(device, $"FusedMoeTransformer.Load({full})");
-            return (options, MoeWeights.Load(temporary, target, source));
+            try
+            {
+                return (options, MoeWeights.Load(temporary, target, source));
+            }
+            catch (InvalidDataException e)
+            {
+                // The extracted copy is deleted below: name the archive and its entry instead.
+                throw Invalid(full, $"its entry '{LayerEntry}' is not a valid layer file: {e.Message.Replace(temporary, LayerEntry, StringComparison.Ordinal).TrimEnd('.')}");
+            }
         }
         finally
         {
             File.Delete(temporary);
+        }
+    }
+
+    /// <summary>
+    /// Extracts the layer entry, refusing one that expands beyond the archive's own size: this format stores the layer
+    /// uncompressed, so a larger entry is a hostile or foreign file (a small archive could otherwise fill the disk).
+    /// The copy stops at the entry's declared size in case the data runs longer than its header says.
+    /// </summary>
+    private static void Extract(string path, ZipArchiveEntry layer, string destination)
+    {
+        long archiveBytes = new FileInfo(path).Length;
+        if (layer.Length > archiveBytes)
+        {
+            throw Invalid(path, $"the entry '{LayerEntry}' expands to {layer.Length} bytes, more than the archive's {archiveBytes} (the layer is stored uncompressed)");
+        }
+        using Stream source = layer.Open();
+        using FileStream target = File.Create(destination);
+        var buffer = new byte[64 << 10];
+        long copied = 0;
+        int read;
+        while ((read = source.Read(buffer)) > 0)
+        {
+            copied += read;
+            if (copied > layer.Length)
+            {
+                throw Invalid(path, $"the entry '{LayerEntry}' holds more data than the {layer.Length} bytes its header declares");
+            }
+            target.Write(buffer, 0, read);
         }
     }
 

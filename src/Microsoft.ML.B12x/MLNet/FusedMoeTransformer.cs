@@ -122,15 +122,28 @@ public sealed class FusedMoeTransformer : ITransformer, IDisposable
     /// the backend can run, else the CPU). Its outputs are bit-identical to the saved transformer's on the same backend.
     /// The returned transformer owns its weights: dispose it when done.
     /// </summary>
-    /// <exception cref="System.IO.InvalidDataException">The file is not a saved transformer.</exception>
+    /// <exception cref="System.IO.InvalidDataException">
+    /// The file is not a saved transformer, or its options do not make a valid transformer of its layer.
+    /// </exception>
     public static FusedMoeTransformer Load(MLContext mlContext, string path, ComputeDevice device = ComputeDevice.Auto)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!Enum.IsDefined(device))
+        {
+            throw new ArgumentOutOfRangeException(nameof(device), device, $"device must be one of {string.Join(", ", Enum.GetNames<ComputeDevice>())}.");
+        }
         (FusedMoeTransformerOptions options, MoeWeights weights) = FusedMoeModelFormat.Load(path, device);
         try
         {
             return new FusedMoeTransformer(weights, options with { Device = device }, ownsWeights: true);
+        }
+        catch (ArgumentException e)
+        {
+            // The device argument was checked above, so the options and the layer, both from the file, disagree.
+            weights.Dispose();
+            throw new System.IO.InvalidDataException(
+                $"{System.IO.Path.GetFullPath(path)} is not a saved FusedMoeTransformer: its options do not make a transformer of its layer: {e.Message}", e);
         }
         catch
         {

@@ -76,7 +76,7 @@ public static class Nvfp4Quantizer
         TensorChecks.NotNull(codes, nameof(codes));
         TensorChecks.Dtype(codes, nameof(codes), ScalarType.Byte);
         bool stacked = RequireMatrixOrStack(codes, nameof(codes), out int experts, out int rows, out int halfColumns);
-        int columns = checked(halfColumns * 2);
+        int columns = Widened(halfColumns, 2, nameof(codes), codes.shape);
         RequireColumns(columns, nameof(codes), codes.shape);
         TensorChecks.NotNull(linearScales, nameof(linearScales));
         TensorChecks.Dtype(linearScales, nameof(linearScales), ScalarType.Byte, TensorChecks.Float8E4M3);
@@ -117,7 +117,7 @@ public static class Nvfp4Quantizer
         TensorChecks.Dtype(x, nameof(x), ScalarType.Float32, ScalarType.BFloat16);
         TensorChecks.Rank(x, nameof(x), 2);
         RequireGlobalScale(globalScale, nameof(globalScale));
-        int tokens = checked((int)x.shape[0]), columns = checked((int)x.shape[1]);
+        int tokens = TensorChecks.Dimension(x, nameof(x), 0), columns = TensorChecks.Dimension(x, nameof(x), 1);
         RequireColumns(columns, nameof(x), x.shape);
 
         using var scope = NewDisposeScope();
@@ -150,7 +150,8 @@ public static class Nvfp4Quantizer
         TensorChecks.Dtype(codes, nameof(codes), ScalarType.Byte);
         TensorChecks.Rank(codes, nameof(codes), 2);
         RequireGlobalScale(globalScale, nameof(globalScale));
-        int tokens = checked((int)codes.shape[0]), columns = checked((int)codes.shape[1] * 2);
+        int tokens = TensorChecks.Dimension(codes, nameof(codes), 0);
+        int columns = Widened(TensorChecks.Dimension(codes, nameof(codes), 1), 2, nameof(codes), codes.shape);
         RequireColumns(columns, nameof(codes), codes.shape);
         TensorChecks.NotNull(scales, nameof(scales));
         TensorChecks.Dtype(scales, nameof(scales), ScalarType.Byte, TensorChecks.Float8E4M3);
@@ -183,7 +184,7 @@ public static class Nvfp4Quantizer
         TensorChecks.NotNull(linearScales, nameof(linearScales));
         TensorChecks.Dtype(linearScales, nameof(linearScales), ScalarType.Byte, TensorChecks.Float8E4M3);
         bool stacked = RequireMatrixOrStack(linearScales, nameof(linearScales), out int experts, out int rows, out int blocks);
-        int columns = checked(blocks * BlockSize);
+        int columns = Widened(blocks, BlockSize, nameof(linearScales), linearScales.shape);
         using var scope = NewDisposeScope();
         Tensor host = linearScales.cpu().contiguous();
         byte[] swizzled = SwizzledScaleLayout.FromLinear(TensorPointers.HostSpan<byte>(host), experts, rows, columns);
@@ -203,9 +204,11 @@ public static class Nvfp4Quantizer
     {
         TensorChecks.NotNull(swizzledScales, nameof(swizzledScales));
         TensorChecks.Dtype(swizzledScales, nameof(swizzledScales), ScalarType.Byte, TensorChecks.Float8E4M3);
-        if (rows < 1)
+        if (rows < 1 || rows > int.MaxValue - SwizzledScaleLayout.RowTile)
         {
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, "rows must be at least 1.");
+            // The upper bound keeps Np = 128·⌈rows/128⌉ within int.
+            throw new ArgumentOutOfRangeException(
+                nameof(rows), rows, $"rows must be in [1, {int.MaxValue - SwizzledScaleLayout.RowTile}].");
         }
         if (columns < BlockSize || columns % BlockSize != 0)
         {
@@ -213,13 +216,13 @@ public static class Nvfp4Quantizer
         }
         long perExpert = SwizzledScaleLayout.BytesPerExpert(rows, columns);
         long total = swizzledScales.numel();
-        if (total == 0 || total % perExpert != 0)
+        if (total == 0 || total % perExpert != 0 || total / perExpert > int.MaxValue)
         {
             throw new ArgumentException(
-                $"{nameof(swizzledScales)} must hold a whole number of experts of {perExpert} bytes (Np·Cbp for {rows}×{columns}); got {total} bytes.",
+                $"{nameof(swizzledScales)} must hold a whole number of experts (at most {int.MaxValue}) of {perExpert} bytes (Np·Cbp for {rows}×{columns}); got {total} bytes.",
                 nameof(swizzledScales));
         }
-        int experts = checked((int)(total / perExpert));
+        int experts = (int)(total / perExpert);
         using var scope = NewDisposeScope();
         Tensor host = swizzledScales.cpu().contiguous();
         byte[] linear = SwizzledScaleLayout.ToLinear(TensorPointers.HostSpan<byte>(host), experts, rows, columns);
@@ -234,14 +237,26 @@ public static class Nvfp4Quantizer
             throw new ArgumentException($"{name} must have rank 2 [N, C] or 3 [E, N, C]; got shape {TensorChecks.ShapeText(tensor.shape)}.", name);
         }
         bool stacked = rank == 3;
-        experts = stacked ? checked((int)tensor.shape[0]) : 1;
-        rows = checked((int)tensor.shape[rank - 2]);
-        columns = checked((int)tensor.shape[rank - 1]);
+        experts = stacked ? TensorChecks.Dimension(tensor, name, 0) : 1;
+        rows = TensorChecks.Dimension(tensor, name, (int)rank - 2);
+        columns = TensorChecks.Dimension(tensor, name, (int)rank - 1);
         if (experts < 1 || rows < 1)
         {
             throw new ArgumentException($"{name} must not be empty; got shape {TensorChecks.ShapeText(tensor.shape)}.", name);
         }
         return stacked;
+    }
+
+    /// <summary>Elements of a row stored as <paramref name="stored"/> units of <paramref name="factor"/> elements each.</summary>
+    private static int Widened(int stored, int factor, string name, long[] shape)
+    {
+        long elements = (long)stored * factor;
+        if (elements > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"{name}: a row of {elements} elements exceeds {int.MaxValue}; got shape {TensorChecks.ShapeText(shape)}.", name);
+        }
+        return (int)elements;
     }
 
     private static void RequireColumns(int columns, string name, long[] shape)

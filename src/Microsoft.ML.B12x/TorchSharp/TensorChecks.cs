@@ -70,6 +70,21 @@ internal static class TensorChecks
         }
     }
 
+    /// <summary>
+    /// Dimension <paramref name="axis"/> of a tensor as an int; sizes are int throughout the operator, and a tensor
+    /// with no elements (or an expanded view) can claim any size without holding memory.
+    /// </summary>
+    public static int Dimension(Tensor tensor, string name, int axis)
+    {
+        long size = tensor.shape[axis];
+        if (size > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"{name}.shape[{axis}] must be at most {int.MaxValue}; got shape {ShapeText(tensor.shape)}.", name);
+        }
+        return (int)size;
+    }
+
     public static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
 
     public static string DtypeName(ScalarType type) => type == Float8E4M3 ? "Float8_e4m3fn" : type.ToString();

@@ -48,6 +48,18 @@ public sealed class MoeProblemValidationTests
     public void HiddenSizeNotAMultipleOf16() => Rejects("x", t => t with { X = zeros(new long[] { 3, 24 }, ScalarType.BFloat16) });
 
     [TestMethod]
+    public void XClaimingMoreThanInt32MaxTokensWithoutElementsIsRejected() =>
+        Rejects("x", t => t with { X = empty(new long[] { 1L << 31, 0 }, ScalarType.BFloat16) });
+
+    [TestMethod]
+    public void XClaimingAHiddenSizeAboveInt32MaxWithoutElementsIsRejected() =>
+        Rejects("x", t => t with { X = empty(new long[] { 0, (1L << 31) + 16 }, ScalarType.BFloat16) });
+
+    [TestMethod]
+    public void W1ExpandedToMoreThanInt32MaxRowsIsRejected() =>
+        Rejects("w1Weight", t => t with { W1Weight = zeros(new long[] { 1, 1, 1 }, ScalarType.Byte).expand(3, 1L << 32, 16) });
+
+    [TestMethod]
     public void W1OfTheWrongDtype() => Rejects("w1Weight", t => t with { W1Weight = t.W1Weight.to(ScalarType.Int8) });
 
     [TestMethod]
@@ -188,4 +200,45 @@ public sealed class MoeProblemValidationTests
 
     [TestMethod]
     public void UnknownScaleLayout() => Rejects("ScaleLayout", t => t with { Options = t.Options with { ScaleLayout = (ScaleLayout)9 } });
+
+    [TestMethod]
+    [DataRow("Activation", DisplayName = "Activation")]
+    [DataRow("QuantMode", DisplayName = "QuantMode")]
+    [DataRow("SourceFormat", DisplayName = "SourceFormat")]
+    [DataRow("ScaleLayout", DisplayName = "ScaleLayout")]
+    [DataRow("Strategy", DisplayName = "Strategy")]
+    [DataRow("Device", DisplayName = "Device")]
+    public void UnknownEnumValueIsNamedWithTheAcceptedValuesAndTheActualOne(string option)
+    {
+        using var scope = NewDisposeScope();
+        MoeTensors t = MoeTensors.From(Data());
+        FusedMoeOptions o = t.Options;
+        FusedMoeOptions bad = option switch
+        {
+            "Activation" => o with { Activation = (MoeActivation)42 },
+            "QuantMode" => o with { QuantMode = (MoeQuantMode)42 },
+            "SourceFormat" => o with { SourceFormat = (MoeSourceFormat)42 },
+            "ScaleLayout" => o with { ScaleLayout = (ScaleLayout)42 },
+            "Strategy" => o with { Strategy = (KernelStrategy)42 },
+            _ => o with { Device = (ComputeDevice)42 },
+        };
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => (t with { Options = bad }).Call());
+        Assert.AreEqual(option, error.ParamName);
+        Assert.StartsWith($"{option} must be one of ", error.Message);
+        Assert.Contains("got 42", error.Message);
+    }
+
+    [TestMethod]
+    [DataRow("MicroMaxTokens")]
+    [DataRow("MicroMaxPairs")]
+    [DataRow("StaticMaxPairs")]
+    public void NegativeStrategyThresholdIsNamedItself(string option) => Rejects(option, t => t with
+    {
+        Options = option switch
+        {
+            "MicroMaxTokens" => t.Options with { MicroMaxTokens = -1 },
+            "MicroMaxPairs" => t.Options with { MicroMaxPairs = -1 },
+            _ => t.Options with { StaticMaxPairs = -1 },
+        },
+    });
 }

@@ -235,6 +235,15 @@ public sealed class LayerFileTests
     }
 
     [TestMethod]
+    public void EmptyW2WhoseIntermediateSizeExceedsInt32MaxIsRejected()
+    {
+        // No bytes, so the file is small, but I = 2·(2^31 - 1) does not fit the operator's sizes.
+        string message = LoadError(metadata => { }, tensors => tensors["w2_weight"] = empty(new long[] { 0, 32, int.MaxValue }, ScalarType.Byte));
+
+        Assert.Contains("tensor 'w2_weight' of shape [0, 32, 2147483647] gives E_loc = 0, H = 32, I = 4294967294", message);
+    }
+
+    [TestMethod]
     public void WeightsOfTheWrongDtypeAreRejected()
     {
         string message = LoadError(metadata => { }, tensors => tensors["w2_weight"] = zeros(new long[] { 3, 32, 24 }, ScalarType.Int32));

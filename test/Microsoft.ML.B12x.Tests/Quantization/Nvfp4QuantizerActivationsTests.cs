@@ -105,6 +105,21 @@ public sealed class Nvfp4QuantizerActivationsTests
     }
 
     [TestMethod]
+    public void RejectsAnEmptyInputClaimingMoreThanInt32MaxColumns()
+    {
+        using Tensor x = empty(new long[] { 0, (1L << 31) + 16 }, ScalarType.Float32);
+        Assert.AreEqual("x", Assert.ThrowsExactly<ArgumentException>(() => Nvfp4Quantizer.QuantizeActivations(x, 1f)).ParamName);
+    }
+
+    [TestMethod]
+    public void DequantiseRejectsEmptyCodesWhoseRowsWouldExceedInt32Max()
+    {
+        using Tensor codes = empty(new long[] { 0, 1L << 30 }, ScalarType.Byte);
+        using Tensor scales = empty(new long[] { 0, 1L << 27 }, ScalarType.Byte);
+        Assert.AreEqual("codes", Assert.ThrowsExactly<ArgumentException>(() => Nvfp4Quantizer.DequantizeActivations(codes, scales, 1f)).ParamName);
+    }
+
+    [TestMethod]
     public void DequantiseRejectsScalesOfTheWrongShape()
     {
         using Tensor codes = zeros(new long[] { 2, 16 }, ScalarType.Byte);

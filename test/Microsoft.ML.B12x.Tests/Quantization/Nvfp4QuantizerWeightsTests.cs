@@ -230,6 +230,13 @@ public sealed class Nvfp4QuantizerWeightsTests
     }
 
     [TestMethod]
+    public void RejectsAnEmptyStackClaimingMoreThanInt32MaxRows()
+    {
+        using Tensor w = empty(new long[] { 0, 1L << 31, 16 }, ScalarType.Float32);
+        Assert.AreEqual("weights", Assert.ThrowsExactly<ArgumentException>(() => Nvfp4Quantizer.QuantizeWeights(w)).ParamName);
+    }
+
+    [TestMethod]
     public void DequantiseRejectsMismatchedScales()
     {
         using Tensor codes = zeros(new long[] { 1, 2, 8 }, ScalarType.Byte);

@@ -75,4 +75,20 @@ public sealed class ScaleSwizzlingTests
         Assert.AreEqual("columns", Assert.ThrowsExactly<ArgumentOutOfRangeException>(
             () => Nvfp4Quantizer.UnswizzleScales(swizzled, 100, 40)).ParamName);
     }
+
+    [TestMethod]
+    public void UnswizzleRejectsRowsWhosePaddingOverflows()
+    {
+        using Tensor swizzled = zeros(new long[] { 512 }, ScalarType.Byte);
+        Assert.AreEqual("rows", Assert.ThrowsExactly<ArgumentOutOfRangeException>(
+            () => Nvfp4Quantizer.UnswizzleScales(swizzled, int.MaxValue, 16)).ParamName);
+    }
+
+    [TestMethod]
+    public void UnswizzleRejectsAnExpandedViewOfMoreThanInt32MaxExperts()
+    {
+        using Tensor swizzled = zeros(new long[] { 1 }, ScalarType.Byte).expand(1L << 40);
+        Assert.AreEqual("swizzledScales", Assert.ThrowsExactly<ArgumentException>(
+            () => Nvfp4Quantizer.UnswizzleScales(swizzled, 128, 64)).ParamName);
+    }
 }

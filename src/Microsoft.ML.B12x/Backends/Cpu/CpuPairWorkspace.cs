@@ -14,8 +14,23 @@ internal sealed unsafe class CpuPairWorkspace : IDisposable
     private readonly int _hidden;
     private readonly int _intermediate;
 
+    /// <exception cref="InsufficientMemoryException">
+    /// The rows need more bytes than the memory this process can use at all (physical memory or its container limit):
+    /// checked before anything is allocated, since an allocation that the operating system grants lazily would end the
+    /// process when its pages are touched instead of failing.
+    /// </exception>
     public CpuPairWorkspace(int slots, int hidden, int intermediate)
     {
+        long floats = FloatsPerSlot(hidden, intermediate);
+        Int128 bytes = (Int128)slots * floats * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+        {
+            throw new InsufficientMemoryException(
+                $"The CPU backend needs {bytes} bytes of float32 workspace for {slots} routed pairs of one token range " +
+                $"(2·H + I = {floats} floats per pair, H = {hidden}, I = {intermediate}), more than the {available} bytes of " +
+                "memory this process can use; fewer routes per token (top_k) or a smaller H or I would fit.");
+        }
         _hidden = hidden;
         _intermediate = intermediate;
         _inputs = new NativeFloatBuffer((long)slots * hidden);

@@ -28,7 +28,7 @@ internal static class CudaActivationQuantizer
         TensorChecks.Dtype(globalScale, nameof(globalScale), ScalarType.Float32);
         TensorChecks.Shape(globalScale, nameof(globalScale), 1);
         TensorChecks.SameDevice(globalScale, nameof(globalScale), x.device);
-        int rows = checked((int)x.shape[0]), cols = checked((int)x.shape[1]);
+        int rows = TensorChecks.Dimension(x, nameof(x), 0), cols = TensorChecks.Dimension(x, nameof(x), 1);
         Tensor codes = empty(new long[] { rows, cols / 2 }, ScalarType.Byte, x.device);
         Tensor scales = empty(new long[] { rows, cols / 16 }, ScalarType.Byte, x.device);
         NativeProxy.QuantizeNvfp4(

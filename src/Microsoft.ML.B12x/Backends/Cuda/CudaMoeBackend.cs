@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using Microsoft.ML.B12x.Backends.Cuda.Interop;
 using Microsoft.ML.B12x.TorchSharp;
 using TorchSharp;
@@ -37,7 +38,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
         {
             return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
         }
-        return null;
+        return Misalignment(problem);
     }
 
     /// <summary>Why the kernels cannot run on CUDA device <paramref name="device"/> at all, or null when they can.</summary>
@@ -59,6 +60,41 @@ internal sealed class CudaMoeBackend : IMoeBackend
         if (!supported)
         {
             return $"The native library has no kernels for compute capability {capability / 10}.{capability % 10}; rebuild native/ with that architecture in B12X_CUDA_ARCHITECTURES.";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Why a data pointer is too poorly aligned for the kernels' vector loads, or null. A contiguous view at an offset
+    /// inside a larger tensor is a valid argument whose pointer lacks the allocator's alignment. x 16 bytes, output and
+    /// weight codes 8, ids their element size and routing weights 4 (native/src/api/problem_validation.cpp, which
+    /// would reject the call); block scales 4, because the tiled kernels stage swizzled scale words with 4-byte
+    /// cp.async (native/src/kernels/moe_gemm_tiled.cu), which faults on a misaligned address.
+    /// </summary>
+    private static string? Misalignment(MoeProblem problem)
+    {
+        var requirements = new List<(Tensor Tensor, string Name, long Alignment)>
+        {
+            (problem.X, "x", 16),
+            (problem.W1Weight, "w1Weight", 8),
+            (problem.W2Weight, "w2Weight", 8),
+            (problem.W1Scales, "w1WeightSf", 4),
+            (problem.W2Scales, "w2WeightSf", 4),
+            (problem.ExpertIds, "tokenSelectedExperts", problem.ExpertIds.element_size()),
+            (problem.RoutingWeights, "tokenFinalScales", 4),
+        };
+        if (problem.Output is not null)
+        {
+            requirements.Add((problem.Output, nameof(FusedMoeOptions.Output), 8));
+        }
+        foreach ((Tensor tensor, string name, long alignment) in requirements)
+        {
+            long address = TensorPointers.DataPointer(tensor).ToInt64();
+            if (address % alignment != 0)
+            {
+                return $"{name}'s data starts at an address that is not {alignment}-byte aligned (a view at an offset into a larger " +
+                    "tensor); the CUDA kernels need that alignment. Pass a fresh tensor (.clone()) to run on CUDA.";
+            }
         }
         return null;
     }

@@ -1,3 +1,4 @@
+using System;
 using System.Globalization;
 using System.IO;
 using System.Text.Json;
@@ -22,11 +23,44 @@ internal static class CheckpointJson
             {
                 throw new InvalidDataException($"{path}: the top level is a JSON {document.RootElement.ValueKind}, not an object.");
             }
+            DecodeEveryString(document.RootElement);
             return document.RootElement.Clone();
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path} is not valid JSON: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"{path} holds a JSON string that is not valid text: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Decodes every member name and string once. JsonDocument checks the UTF-8 inside strings and their escapes (a lone
+    /// "\ud800") only when a string is read, with an InvalidOperationException; reading them all here turns a bad
+    /// file into one InvalidDataException up front instead of a failure wherever a string is first used.
+    /// </summary>
+    private static void DecodeEveryString(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (JsonProperty member in element.EnumerateObject())
+                {
+                    _ = member.Name;
+                    DecodeEveryString(member.Value);
+                }
+                break;
+            case JsonValueKind.Array:
+                foreach (JsonElement item in element.EnumerateArray())
+                {
+                    DecodeEveryString(item);
+                }
+                break;
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
         }
     }
 

@@ -90,22 +90,31 @@ internal sealed class SafetensorsHeader
             var tensors = new List<SafetensorsTensorInfo>();
             var names = new HashSet<string>(StringComparer.Ordinal);
             Dictionary<string, string>? metadata = null;
-            foreach (JsonProperty property in root.EnumerateObject())
+            try
             {
-                if (property.Name == MetadataKey)
+                foreach (JsonProperty property in root.EnumerateObject())
                 {
-                    if (metadata is not null)
+                    if (property.Name == MetadataKey)
                     {
-                        throw Malformed(file, $"the header holds '{MetadataKey}' twice");
+                        if (metadata is not null)
+                        {
+                            throw Malformed(file, $"the header holds '{MetadataKey}' twice");
+                        }
+                        metadata = ParseMetadata(property.Value, file);
+                        continue;
                     }
-                    metadata = ParseMetadata(property.Value, file);
-                    continue;
+                    if (!names.Add(property.Name))
+                    {
+                        throw Malformed(file, $"tensor '{property.Name}' appears twice in the header");
+                    }
+                    tensors.Add(ParseTensor(property.Name, property.Value, dataLength, file));
                 }
-                if (!names.Add(property.Name))
-                {
-                    throw Malformed(file, $"tensor '{property.Name}' appears twice in the header");
-                }
-                tensors.Add(ParseTensor(property.Name, property.Value, dataLength, file));
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonDocument validates escapes only when a string is read: "\ud800" alone is valid JSON syntax
+                // but no UTF-16 string.
+                throw Malformed(file, $"the header holds a string that is not valid UTF-16 ({e.Message})");
             }
             CheckNoOverlap(tensors, file);
             return new SafetensorsHeader(tensors, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal));
@@ -181,6 +190,20 @@ internal sealed class SafetensorsHeader
         catch (OverflowException)
         {
             throw MalformedTensor(file, name, $"the element count of shape [{string.Join(", ", shape)}] overflows 64 bits");
+        }
+        long stride = 1;
+        try
+        {
+            // Row-major strides, in which a zero dimension counts as 1: a tensor with no elements can claim sizes
+            // whose strides no 64-bit index reaches, and LibTorch refuses to create it.
+            for (int i = shape.Length - 1; i > 0; i--)
+            {
+                stride = checked(stride * Math.Max(shape[i], 1));
+            }
+        }
+        catch (OverflowException)
+        {
+            throw MalformedTensor(file, name, $"the row-major strides of shape [{string.Join(", ", shape)}] overflow 64 bits");
         }
         Int128 bits = (Int128)elements * SafetensorsDtypes.BitSize(dtype);
         if (bits % 8 != 0)

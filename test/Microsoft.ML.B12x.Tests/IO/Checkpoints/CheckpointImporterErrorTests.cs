@@ -230,6 +230,26 @@ public sealed class CheckpointImporterErrorTests
         Assert.Contains("/nonexistent/b12x-checkpoint", e.Message);
     }
 
+    [TestMethod]
+    [DataRow(new byte[] { 0xC3, 0x28 }, DisplayName = "invalid UTF-8 in a string")]
+    [DataRow(new byte[] { (byte)'\\', (byte)'u', (byte)'d', (byte)'8', (byte)'0', (byte)'0' }, DisplayName = "a lone surrogate escape")]
+    public void AConfigStringThatIsNotValidTextIsInvalidData(byte[] inside)
+    {
+        using var directory = new TemporaryDirectory();
+        Tiny().Write(directory.Path);
+        string config = Path.Combine(directory.Path, "config.json");
+        // hidden_act's value "silu" (read by the importer) replaced by bytes that decode to no string.
+        byte[] text = File.ReadAllBytes(config);
+        byte[] silu = "\"silu\""u8.ToArray();
+        int at = text.AsSpan().IndexOf(silu) + 1;
+        File.WriteAllBytes(config, [.. text[..at], .. inside, .. text[(at + 4)..]]);
+
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => CheckpointImporter.ImportLayer(directory.Path, 0).Dispose());
+
+        Assert.Contains("config.json", e.Message);
+        Assert.Contains("not valid text", e.Message);
+    }
+
     private static TinyCheckpoint Tiny(CheckpointFormat format = CheckpointFormat.ModelOpt) =>
         TinyCheckpoint.Create(new TinyCheckpointSpec { Format = format, Seed = 21 });
 
