@@ -115,7 +115,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
             part.ExpertIds = native.ExpertIds + (nint)(first * idRow);
             part.RoutingWeights = native.RoutingWeights + (nint)(first * weightRow);
             var (_, bytes) = NativeProxy.Plan(part);
-            using Tensor workspace = empty(Math.Max(bytes, 1), ScalarType.Byte, problem.Device);
+            using Tensor workspace = AllocateWorkspace(bytes, problem.Device);
             NativeProxy.Run(part, TensorPointers.DataPointer(workspace), bytes);
         }
     }
@@ -176,6 +176,24 @@ internal sealed class CudaMoeBackend : IMoeBackend
             NativeStrategy.Dynamic => KernelStrategy.Dynamic,
             _ => KernelStrategy.Auto,
         };
+
+    /// <summary>
+    /// The workspace through TorchSharp's caching allocator; its out-of-memory failure becomes the library's own
+    /// <see cref="B12xNativeException"/> (status OUT_OF_MEMORY), like every other device failure of a call.
+    /// </summary>
+    private static Tensor AllocateWorkspace(long bytes, Device device)
+    {
+        try
+        {
+            return empty(Math.Max(bytes, 1), ScalarType.Byte, device);
+        }
+        catch (Exception e) when (e is not B12xNativeException && e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new B12xNativeException(
+                (int)NativeStatus.OutOfMemory, "B12X_STATUS_OUT_OF_MEMORY",
+                $"allocating the {bytes}-byte workspace on {device} failed: {e.Message}", isContextLost: false);
+        }
+    }
 
     private static long PerTokenWorkspace(in NativeMoeProblem native)
     {
