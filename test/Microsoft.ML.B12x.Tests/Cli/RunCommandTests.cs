@@ -46,7 +46,7 @@ public sealed class RunCommandTests
 
         CliResult run = Cli.Run(
             "run", "--layer", directory.File("layer.safetensors"), "--inputs", directory.File("inputs.safetensors"),
-            "--output", directory.File("out.safetensors"));
+            "--output", directory.File("out.safetensors"), "--device", "cpu");
         Assert.AreEqual(0, run.ExitCode, run.ToString());
         using Tensor written = OutputFile.Load(directory.File("out.safetensors"));
         float rms = written.to(ScalarType.Float32).square().mean().sqrt().item<float>();
