@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "../common/cuda_check.h"
+#include "../dispatch/moe_launcher.h"
 #include "b12x/b12x.h"
+#include "problem_validation.h"
 
 namespace b12x {
 
@@ -62,6 +64,25 @@ inline b12x_status_t check_device(int32_t device, char* message, size_t message_
     return B12X_STATUS_UNSUPPORTED;
   }
   return B12X_STATUS_SUCCESS;
+}
+
+// The checks every call that runs a problem makes before touching the device: the problem itself, a large enough
+// and aligned workspace (when there is work), and a usable device.
+inline b12x_status_t check_problem_call(const b12x_moe_problem_t* problem, const void* workspace, size_t workspace_bytes,
+                                        char* message, size_t message_capacity) {
+  b12x_status_t status = validate_problem(problem, message, message_capacity);
+  if (status != B12X_STATUS_SUCCESS || problem->num_tokens == 0) return status;
+  const size_t needed = workspace_for(*problem).total;
+  if (workspace == nullptr || workspace_bytes < needed) {
+    write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu",
+                  workspace == nullptr ? 0 : workspace_bytes, needed);
+    return B12X_STATUS_WORKSPACE_TOO_SMALL;
+  }
+  if ((reinterpret_cast<uintptr_t>(workspace) % kWorkspaceAlignment) != 0) {
+    write_message(message, message_capacity, "workspace must be %zu-byte aligned", kWorkspaceAlignment);
+    return B12X_STATUS_INVALID_ARGUMENT;
+  }
+  return check_device(problem->device, message, message_capacity);
 }
 
 // Times `iterations` launches of `launch` on the stream with CUDA events, each after a write of the flush buffer.

@@ -5,7 +5,6 @@
 #include "../dispatch/moe_launcher.h"
 #include "b12x/b12x.h"
 #include "api_support.h"
-#include "problem_validation.h"
 
 namespace {
 
@@ -101,23 +100,11 @@ B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, in
 B12X_API b12x_status_t b12x_moe_run(const b12x_moe_problem_t* problem, void* workspace, size_t workspace_bytes,
                                     void* stream, int32_t* strategy_used, char* message, size_t message_capacity) {
   return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
-    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
+    b12x_status_t status = b12x::check_problem_call(problem, workspace, workspace_bytes, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     const int32_t strategy = b12x::resolve_strategy(*problem);
     if (strategy_used != nullptr) *strategy_used = strategy;
     if (problem->num_tokens == 0) return B12X_STATUS_SUCCESS;
-    const size_t needed = b12x::workspace_for(*problem).total;
-    if (workspace == nullptr || workspace_bytes < needed) {
-      b12x::write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu",
-                          workspace == nullptr ? 0 : workspace_bytes, needed);
-      return B12X_STATUS_WORKSPACE_TOO_SMALL;
-    }
-    if ((reinterpret_cast<uintptr_t>(workspace) % b12x::kWorkspaceAlignment) != 0) {
-      b12x::write_message(message, message_capacity, "workspace must be %zu-byte aligned", b12x::kWorkspaceAlignment);
-      return B12X_STATUS_INVALID_ARGUMENT;
-    }
-    status = b12x::check_device(problem->device, message, message_capacity);
-    if (status != B12X_STATUS_SUCCESS) return status;
     b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
     return b12x::launch_moe(*problem, strategy, workspace, static_cast<cudaStream_t>(stream), message, message_capacity);
@@ -128,18 +115,11 @@ B12X_API b12x_status_t b12x_moe_time(const b12x_moe_problem_t* problem, void* wo
                                      void* flush, size_t flush_bytes, int32_t iterations, void* stream,
                                      float* median_us, char* message, size_t message_capacity) {
   return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
-    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
-    if (status != B12X_STATUS_SUCCESS) return status;
     if (iterations < 1 || median_us == nullptr || (flush_bytes > 0 && flush == nullptr)) {
       b12x::write_message(message, message_capacity, "iterations must be >= 1 (got %d), median_us non-null, flush non-null when flush_bytes > 0", iterations);
       return B12X_STATUS_INVALID_ARGUMENT;
     }
-    const size_t needed = b12x::workspace_for(*problem).total;
-    if (problem->num_tokens > 0 && (workspace == nullptr || workspace_bytes < needed)) {
-      b12x::write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu", workspace_bytes, needed);
-      return B12X_STATUS_WORKSPACE_TOO_SMALL;
-    }
-    status = b12x::check_device(problem->device, message, message_capacity);
+    b12x_status_t status = b12x::check_problem_call(problem, workspace, workspace_bytes, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
@@ -155,20 +135,16 @@ B12X_API b12x_status_t b12x_moe_intermediate_codes(const b12x_moe_problem_t* pro
                                                    size_t workspace_bytes, uint8_t* codes, void* stream,
                                                    char* message, size_t message_capacity) {
   return b12x::guarded(message, message_capacity, [&]() -> b12x_status_t {
-    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
-    if (status != B12X_STATUS_SUCCESS) return status;
-    if (problem->quant_mode != B12X_QUANT_MODE_NVFP4) {
+    if (problem != nullptr && problem->quant_mode != B12X_QUANT_MODE_NVFP4) {
       b12x::write_message(message, message_capacity, "intermediate FP4 codes exist only with B12X_QUANT_MODE_NVFP4");
       return B12X_STATUS_INVALID_ARGUMENT;
     }
-    if (problem->num_tokens == 0) return B12X_STATUS_SUCCESS;
-    const size_t needed = b12x::workspace_for(*problem).total;
-    if (workspace == nullptr || workspace_bytes < needed || codes == nullptr) {
-      b12x::write_message(message, message_capacity, "a workspace of %zu bytes and a codes buffer are required", needed);
+    b12x_status_t status = b12x::check_problem_call(problem, workspace, workspace_bytes, message, message_capacity);
+    if (status != B12X_STATUS_SUCCESS || problem->num_tokens == 0) return status;
+    if (codes == nullptr) {
+      b12x::write_message(message, message_capacity, "codes must be non-null");
       return B12X_STATUS_INVALID_ARGUMENT;
     }
-    status = b12x::check_device(problem->device, message, message_capacity);
-    if (status != B12X_STATUS_SUCCESS) return status;
     b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
     return b12x::launch_intermediate_export(*problem, workspace, codes, static_cast<cudaStream_t>(stream), message,

@@ -1,10 +1,8 @@
 // CUDA-graph capture and replay of a whole layer call (b12x_moe_graph_*).
 #include <cuda_runtime.h>
 #include "../common/cuda_check.h"
-#include "../dispatch/moe_launcher.h"
 #include "b12x/b12x.h"
 #include "api_support.h"
-#include "problem_validation.h"
 
 struct b12x_moe_graph_s {
   cudaGraphExec_t exec;
@@ -22,14 +20,7 @@ B12X_API b12x_status_t b12x_moe_graph_create(const b12x_moe_problem_t* problem, 
       return B12X_STATUS_INVALID_ARGUMENT;
     }
     *graph = nullptr;
-    b12x_status_t status = b12x::validate_problem(problem, message, message_capacity);
-    if (status != B12X_STATUS_SUCCESS) return status;
-    const size_t needed = b12x::workspace_for(*problem).total;
-    if (problem->num_tokens > 0 && (workspace == nullptr || workspace_bytes < needed)) {
-      b12x::write_message(message, message_capacity, "workspace of %zu bytes given; this problem needs %zu", workspace_bytes, needed);
-      return B12X_STATUS_WORKSPACE_TOO_SMALL;
-    }
-    status = b12x::check_device(problem->device, message, message_capacity);
+    b12x_status_t status = b12x::check_problem_call(problem, workspace, workspace_bytes, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     b12x::DeviceScope scope(problem->device);
     B12X_CUDA_TRY(scope.status(), "selecting the problem's device");
