@@ -124,8 +124,9 @@ B12X_API b12x_status_t b12x_device_name_query(int32_t device, char* name, size_t
 B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_bytes, size_t* total_bytes,
                                                 char* message, size_t message_capacity);
 
-/* The strategy a problem runs with (AUTO resolved) and the workspace bytes it needs. Host-only: reads no device
- * memory. */
+/* The strategy a problem runs with (AUTO resolved) and the workspace bytes it needs. Checks sizes, enums and the
+ * strategy's kernel limits on the problem's device (UNSUPPORTED when, e.g., a row of H values does not fit a block's
+ * shared memory); reads no tensor, so its pointers may be NULL. */
 B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, int32_t* strategy,
                                            size_t* workspace_bytes, char* message, size_t message_capacity);
 

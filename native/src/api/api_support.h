@@ -82,7 +82,9 @@ inline b12x_status_t check_problem_call(const b12x_moe_problem_t* problem, const
     write_message(message, message_capacity, "workspace must be %zu-byte aligned", kWorkspaceAlignment);
     return B12X_STATUS_INVALID_ARGUMENT;
   }
-  return check_device(problem->device, message, message_capacity);
+  status = check_device(problem->device, message, message_capacity);
+  if (status != B12X_STATUS_SUCCESS) return status;
+  return check_kernel_limits(*problem, resolve_strategy(*problem), message, message_capacity);
 }
 
 // Times `iterations` launches of `launch` on the stream with CUDA events, each after a write of the flush buffer.

@@ -18,7 +18,7 @@ bool aligned(const void* p, uintptr_t alignment) { return (reinterpret_cast<uint
     }                                                                  \
   } while (0)
 
-b12x_status_t validate_problem(const b12x_moe_problem_t* q, char* message, size_t message_capacity) {
+b12x_status_t validate_problem_shape(const b12x_moe_problem_t* q, char* message, size_t message_capacity) {
   B12X_REQUIRE(q != nullptr, "problem is null");
   B12X_REQUIRE(q->struct_size == sizeof(b12x_moe_problem_t),
                "problem.struct_size is %u but this library (ABI %d) expects %zu: the caller was built against another header",
@@ -52,7 +52,12 @@ b12x_status_t validate_problem(const b12x_moe_problem_t* q, char* message, size_
   B12X_REQUIRE(q->micro_max_tokens >= 0 && q->micro_max_pairs >= 0 && q->static_max_pairs >= 0,
                "strategy thresholds must be >= 0, got %d, %d, %d", q->micro_max_tokens, q->micro_max_pairs,
                q->static_max_pairs);
-  if (q->num_tokens == 0) return B12X_STATUS_SUCCESS;  // nothing is read or written
+  return B12X_STATUS_SUCCESS;
+}
+
+b12x_status_t validate_problem(const b12x_moe_problem_t* q, char* message, size_t message_capacity) {
+  b12x_status_t status = validate_problem_shape(q, message, message_capacity);
+  if (status != B12X_STATUS_SUCCESS || q->num_tokens == 0) return status;  // no tokens: nothing is read or written
 
   B12X_REQUIRE(q->x != nullptr && aligned(q->x, 16), "x must be a non-null, 16-byte aligned bf16 [T, H] pointer");
   B12X_REQUIRE(q->output != nullptr && aligned(q->output, 8),

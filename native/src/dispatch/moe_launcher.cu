@@ -93,18 +93,9 @@ b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStr
   return B12X_STATUS_SUCCESS;
 }
 
-b12x_status_t launch_reference(const MoeParams& p, int device, cudaStream_t stream, char* message,
-                               size_t message_capacity) {
+b12x_status_t launch_reference(const MoeParams& p, cudaStream_t stream, char* message, size_t message_capacity) {
   const size_t fc1_smem = static_cast<size_t>(p.hidden + p.intermediate) * sizeof(float);
   const size_t fc2_smem = static_cast<size_t>(p.intermediate) * sizeof(float);
-  int limit = 0;
-  B12X_CUDA_TRY(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "shared-memory limit query");
-  if (fc1_smem > static_cast<size_t>(limit)) {
-    write_message(message, message_capacity,
-                  "the reference strategy needs (H + I) * 4 = %zu bytes of shared memory; this device allows %d",
-                  fc1_smem, limit);
-    return B12X_STATUS_UNSUPPORTED;
-  }
   B12X_CUDA_TRY(cudaFuncSetAttribute(moe_reference_fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(fc1_smem)),
                 "reference FC1 shared-memory opt-in");
   B12X_CUDA_TRY(cudaFuncSetAttribute(moe_reference_fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(fc2_smem)),
@@ -144,6 +135,33 @@ int32_t resolve_strategy(const b12x_moe_problem_t& q) {
 WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
   return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts,
                                q.quant_mode == B12X_QUANT_MODE_NVFP4);
+}
+
+b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,
+                                  size_t message_capacity) {
+  size_t needed = 0;
+  const char* what = nullptr;
+  if (strategy == B12X_STRATEGY_MICRO) {
+    B12X_CUDA_TRY(micro_shared_bytes(q.hidden, q.intermediate, q.activation == B12X_ACTIVATION_SILU,
+                                     q.quant_mode == B12X_QUANT_MODE_NVFP4, &needed),
+                  "micro kernel attribute query");
+    what = "the micro strategy stages one row of H or I bf16 values per block";
+  } else if (strategy == B12X_STRATEGY_REFERENCE) {
+    needed = static_cast<size_t>(q.hidden + q.intermediate) * sizeof(float);
+    what = "the reference kernels stage H + I float values per block";
+  } else {
+    return B12X_STATUS_SUCCESS;  // the tiled and register-streaming kernels use a fixed 48 KB or less
+  }
+  int limit = 0;
+  B12X_CUDA_TRY(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, q.device), "shared-memory limit query");
+  if (needed > static_cast<size_t>(limit)) {
+    write_message(message, message_capacity,
+                  "H = %d, I = %d: %s, %zu bytes of shared memory, and device %d allows %d; use the static or dynamic "
+                  "strategy or the CPU backend",
+                  q.hidden, q.intermediate, what, needed, q.device, limit);
+    return B12X_STATUS_UNSUPPORTED;
+  }
+  return B12X_STATUS_SUCCESS;
 }
 
 b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* workspace, cudaStream_t stream,
@@ -191,7 +209,7 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   switch (strategy) {
     case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, sms, stream, message, message_capacity); break;
     case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, sms, stream, message, message_capacity); break;
-    default: status = launch_reference(p, q.device, stream, message, message_capacity); break;
+    default: status = launch_reference(p, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;
   moe_combine<<<combine_grid, kCombineThreads, 0, stream>>>(p);

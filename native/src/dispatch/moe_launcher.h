@@ -11,6 +11,11 @@ int32_t resolve_strategy(const b12x_moe_problem_t& problem);
 
 WorkspaceLayout workspace_for(const b12x_moe_problem_t& problem);
 
+// UNSUPPORTED when the strategy's kernels need more shared memory per block than the device allows (large H or I
+// with the micro or reference kernels), so callers get a clear refusal instead of a failed launch.
+b12x_status_t check_kernel_limits(const b12x_moe_problem_t& problem, int32_t strategy, char* message,
+                                  size_t message_capacity);
+
 // Queues the whole layer on the stream. The problem has been validated.
 b12x_status_t launch_moe(const b12x_moe_problem_t& problem, int32_t strategy, void* workspace, cudaStream_t stream,
                          char* message, size_t message_capacity);

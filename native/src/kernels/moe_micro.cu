@@ -216,7 +216,27 @@ cudaError_t allow_shared(Kernel kernel, size_t bytes) {
              : cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
 }
 
+using MicroKernel = void (*)(MoeParams);
+
+MicroKernel micro_fc1_of(bool gated, bool nvfp4) {
+  return gated ? (nvfp4 ? moe_micro_fc1<true, true> : moe_micro_fc1<true, false>)
+               : (nvfp4 ? moe_micro_fc1<false, true> : moe_micro_fc1<false, false>);
+}
+
+MicroKernel micro_fc2_of(bool nvfp4) { return nvfp4 ? moe_micro_fc2<true> : moe_micro_fc2<false>; }
+
 }  // namespace
+
+cudaError_t micro_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, bool nvfp4, size_t* bytes) {
+  cudaFuncAttributes fc1{}, fc2{};
+  cudaError_t e = cudaFuncGetAttributes(&fc1, micro_fc1_of(gated, nvfp4));
+  if (e == cudaSuccess) e = cudaFuncGetAttributes(&fc2, micro_fc2_of(nvfp4));
+  if (e != cudaSuccess) return e;
+  const size_t first = fc1.sharedSizeBytes + static_cast<size_t>(padded_row(hidden)) * 2;
+  const size_t second = fc2.sharedSizeBytes + static_cast<size_t>(padded_row(intermediate)) * 2;
+  *bytes = first > second ? first : second;
+  return cudaSuccess;
+}
 
 cudaError_t launch_moe_micro(const MoeParams& p, cudaStream_t stream, const char** step) {
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
@@ -224,9 +244,7 @@ cudaError_t launch_moe_micro(const MoeParams& p, cudaStream_t stream, const char
   const unsigned fc2_grid = static_cast<unsigned>(pairs * (p.hidden / kRowsPerWarp));
   const size_t fc1_smem = static_cast<size_t>(padded_row(p.hidden)) * 2;
   const size_t fc2_smem = static_cast<size_t>(padded_row(p.intermediate)) * 2;
-  void (*fc1)(MoeParams) = p.gated ? (p.nvfp4 ? moe_micro_fc1<true, true> : moe_micro_fc1<true, false>)
-                                   : (p.nvfp4 ? moe_micro_fc1<false, true> : moe_micro_fc1<false, false>);
-  void (*fc2)(MoeParams) = p.nvfp4 ? moe_micro_fc2<true> : moe_micro_fc2<false>;
+  const MicroKernel fc1 = micro_fc1_of(p.gated, p.nvfp4), fc2 = micro_fc2_of(p.nvfp4);
   cudaError_t e;
   *step = "micro shared-memory opt-in";
   if ((e = allow_shared(fc1, fc1_smem)) != cudaSuccess || (e = allow_shared(fc2, fc2_smem)) != cudaSuccess) return e;

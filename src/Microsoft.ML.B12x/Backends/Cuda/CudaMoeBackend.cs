@@ -38,7 +38,21 @@ internal sealed class CudaMoeBackend : IMoeBackend
         {
             return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
         }
-        return Misalignment(problem);
+        return Misalignment(problem) ?? WhyKernelsCannotServe(problem);
+    }
+
+    /// <summary>The native planner's refusal (a kernel limit of the chosen strategy on this device), or null.</summary>
+    private static string? WhyKernelsCannotServe(MoeProblem problem)
+    {
+        try
+        {
+            NativeProxy.Plan(Describe(problem, output: null));
+            return null;
+        }
+        catch (NotSupportedException e)
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>Why the kernels cannot run on CUDA device <paramref name="device"/> at all, or null when they can.</summary>
@@ -206,7 +220,8 @@ internal sealed class CudaMoeBackend : IMoeBackend
 
     private static int DeviceIndex(Device device) => device.index < 0 ? CurrentDeviceIndex() : device.index;
 
-    private static NativeMoeProblem Describe(MoeProblem problem, Tensor output)
+    /// <summary>The native description; <paramref name="output"/> null only for planning, which reads no pointer.</summary>
+    private static NativeMoeProblem Describe(MoeProblem problem, Tensor? output)
     {
         var native = new NativeMoeProblem
         {
@@ -239,7 +254,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
             W2Alpha = Scalars(problem.W2Alpha),
             Fc2InputScale = problem.Fc2InputScale is { } gs2 ? Scalars(gs2) : default,
             InputGlobalScale = problem.InputGlobalScale is { } gs1 ? Scalars(gs1) : default,
-            Output = TensorPointers.DataPointer(output),
+            Output = output is null ? IntPtr.Zero : TensorPointers.DataPointer(output),
         };
         return native;
     }
