@@ -177,6 +177,25 @@ B12X_API b12x_status_t b12x_nvfp4_quantize(const void* x, int32_t rows, int32_t 
                                            uint8_t* codes, uint8_t* scales, int32_t device, void* stream,
                                            char* message, size_t message_capacity);
 
+/* Test hook: CUDA failures on demand, to check that errors surface as statuses with a message and what follows
+ * them. Not for production use. */
+typedef enum b12x_fault_t {
+  B12X_FAULT_NONE = 0,                 /* disarms */
+  B12X_FAULT_LAUNCH_CONFIGURATION = 1, /* a kernel launch the runtime refuses (invalid block size): non-sticky */
+  B12X_FAULT_ILLEGAL_ADDRESS = 2       /* a kernel that writes through an invalid pointer: sticky, loses the context */
+} b12x_fault_t;
+
+/* Arms one fault for the whole process (replacing any armed one). The next call that launches the layer's kernels
+ * (b12x_moe_run, b12x_moe_time or b12x_moe_graph_create with at least one token) takes it, so exactly one call
+ * sees it, and before its own kernels launches a dedicated fault kernel on its stream:
+ *   LAUNCH_CONFIGURATION: the launch fails at once and that call returns B12X_STATUS_CUDA_ERROR with a message
+ *     naming the step ("injected fault launch failed: ..."); nothing of it runs, and later calls keep working.
+ *   ILLEGAL_ADDRESS: the kernel runs and faults; the call itself may still return B12X_STATUS_SUCCESS. The sticky
+ *     error surfaces at the next synchronisation, and every later call returns B12X_STATUS_CUDA_CONTEXT_LOST: the
+ *     process's CUDA context is unusable, so use it only in a process of its own.
+ * INVALID_ARGUMENT for a value outside b12x_fault_t (nothing is armed then). Needs no device. */
+B12X_API b12x_status_t b12x_fault_arm(int32_t fault, char* message, size_t message_capacity);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "../common/cuda_check.h"
+#include "../common/fault_injection.h"
 #include "../dispatch/moe_launcher.h"
 #include "b12x/b12x.h"
 #include "api_support.h"
@@ -181,6 +182,10 @@ B12X_API b12x_status_t b12x_nvfp4_quantize(const void* x, int32_t rows, int32_t 
     return b12x::launch_quantize(x, rows, cols, global_scale, codes, scales, static_cast<cudaStream_t>(stream),
                                  message, message_capacity);
   });
+}
+
+B12X_API b12x_status_t b12x_fault_arm(int32_t fault, char* message, size_t message_capacity) {
+  return b12x::guarded(message, message_capacity, [&]() { return b12x::arm_fault(fault, message, message_capacity); });
 }
 
 }  // extern "C"

@@ -33,6 +33,9 @@ B12X_API b12x_status_t b12x_moe_graph_create(const b12x_moe_problem_t* problem, 
       status = b12x::launch_moe(*problem, b12x::resolve_strategy(*problem), workspace, stream, message, message_capacity);
       const cudaError_t end = cudaStreamEndCapture(stream, &captured);  // always ends the capture
       if (status == B12X_STATUS_SUCCESS) e = end;
+      // A launch that fails during capture can invalidate it, and the failed end then sets the thread's last error,
+      // which a later call's launch check would report as its own: clear it (a sticky error stays regardless).
+      if (status != B12X_STATUS_SUCCESS || end != cudaSuccess) cudaGetLastError();
     }
     cudaGraphExec_t exec = nullptr;
     if (e == cudaSuccess && status == B12X_STATUS_SUCCESS) e = cudaGraphInstantiateWithFlags(&exec, captured, 0);

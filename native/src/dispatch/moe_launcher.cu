@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include "../common/cuda_check.h"
+#include "../common/fault_injection.h"
 #include "../common/tile_shapes.h"
 #include "../kernels/moe_combine.cuh"
 #include "../kernels/moe_gemm_kernels.cuh"
@@ -167,6 +168,8 @@ b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy,
 b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* workspace, cudaStream_t stream,
                          char* message, size_t message_capacity) {
   if (q.num_tokens == 0) return B12X_STATUS_SUCCESS;
+  const b12x_status_t injected = inject_armed_fault(stream, message, message_capacity);
+  if (injected != B12X_STATUS_SUCCESS) return injected;
   const MoeParams p = params_of(q, strategy, workspace);
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
