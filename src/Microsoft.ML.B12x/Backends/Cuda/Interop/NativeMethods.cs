@@ -73,4 +73,7 @@ internal static unsafe partial class NativeMethods
     public static partial int b12x_nvfp4_quantize(
         IntPtr x, int rows, int cols, IntPtr globalScale, IntPtr codes, IntPtr scales, int device, IntPtr stream,
         byte* message, nuint messageCapacity);
+
+    [LibraryImport(LibraryName)]
+    public static partial int b12x_fault_arm(int fault, byte* message, nuint messageCapacity);
 }

@@ -142,6 +142,32 @@ internal static unsafe class NativeProxy
         Ensure(status, message, "b12x_nvfp4_quantize");
     }
 
+    /// <summary>
+    /// Test hook: arms one CUDA failure that the next native layer launch in the process takes (see
+    /// <c>b12x_fault_arm</c>); <see cref="NativeFault.None"/> disarms.
+    /// </summary>
+    public static void ArmFault(NativeFault fault)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        byte* message = stackalloc byte[MessageCapacity];
+        int status = NativeMethods.b12x_fault_arm((int)fault, message, MessageCapacity);
+        Ensure(status, message, "b12x_fault_arm");
+    }
+
+    /// <summary>The exception for a failed status of <paramref name="function"/> with the library's message.</summary>
+    public static Exception ExceptionFor(int status, string statusName, string function, string message)
+    {
+        string full = $"{function}: {message}";
+        return (NativeStatus)status switch
+        {
+            NativeStatus.InvalidArgument => new ArgumentException(full),
+            NativeStatus.Unsupported => new NotSupportedException(full),
+            NativeStatus.CudaContextLost => new B12xNativeException(
+                status, statusName, full + ". The CUDA context of this process is lost; restart the process.", isContextLost: true),
+            _ => new B12xNativeException(status, statusName, full),
+        };
+    }
+
     private static void Ensure(int status, byte* message, string function)
     {
         if (status == (int)NativeStatus.Success)
@@ -150,14 +176,6 @@ internal static unsafe class NativeProxy
         }
         string text = Marshal.PtrToStringUTF8((IntPtr)message) ?? string.Empty;
         string name = Marshal.PtrToStringUTF8(NativeMethods.b12x_status_name_get(status)) ?? $"status {status}";
-        string full = $"{function}: {text}";
-        throw (NativeStatus)status switch
-        {
-            NativeStatus.InvalidArgument => new ArgumentException(full),
-            NativeStatus.Unsupported => new NotSupportedException(full),
-            NativeStatus.CudaContextLost => new B12xNativeException(
-                status, name, full + ". The CUDA context of this process is lost; restart the process.", isContextLost: true),
-            _ => new B12xNativeException(status, name, full),
-        };
+        throw ExceptionFor(status, name, function, text);
     }
 }
