@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One pass on a CUDA machine, from the repository root: builds native/ for sm_90a, profiles the decode and prefill
-# kernels with Nsight Compute, runs the named GPU tests (optionally under compute-sanitizer) and builds every
-# architecture in the background to check the fat binary. Results go to $OUT.
+# One pass on a CUDA machine, from the repository root: builds native/ for sm_90a, checks the fault hook
+# (B12X_FAULT=0 skips it), profiles the decode and prefill kernels with Nsight Compute, runs the named GPU tests
+# (optionally under compute-sanitizer) and builds every architecture in the background to check the fat binary.
+# Results go to $OUT.
 set -uo pipefail
 out=${OUT:-/tmp/out}
 filter=${1:-FullyQualifiedName~Backends.Cuda}
@@ -17,6 +18,11 @@ if [ "${B12X_SM80:-0}" = 1 ]; then
   # The sm_80 build alone: on a newer GPU the driver compiles its PTX, so the Ampere code path runs here too.
   ( cmake -S native -B /tmp/nb80 -DB12X_CUDA_ARCHITECTURES=80 > "$out/sm80-cmake.log" 2>&1 && cmake --build /tmp/nb80 -j8 > "$out/sm80-build.log" 2>&1 &&
     python3 native/tests/moe_smoke.py /tmp/nb80/libb12x.so --quick > "$out/sm80-smoke.log" 2>&1; echo "sm_80 build smoke: rc=$?" >> "$out/sm80-smoke.log" ) &
+fi
+if [ "${B12X_FAULT:-1}" = 1 ]; then
+  # The fault hook: injected launch failures in this process, an illegal address in a child process.
+  python3 native/tests/moe_smoke.py /tmp/nb/libb12x.so --fault > "$out/fault.log" 2>&1
+  echo "fault hook checks: rc=$?"; grep -E "^FAIL|^fault hook:|^FAULT SUMMARY" "$out/fault.log" || tail -5 "$out/fault.log"
 fi
 if [ "${B12X_PROFILE:-1}" = 1 ]; then
   ncu --clock-control none --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_elapsed \

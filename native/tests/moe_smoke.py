@@ -6,10 +6,17 @@ Builds random problems, runs every strategy through the C ABI (ctypes, tensors f
     exp() ulp differences, reported);
   * micro/static/dynamic against the reference strategy with the contract's CUDA tolerance rule;
   * determinism (two runs, identical bits).
-Usage: python3 moe_smoke.py path/to/libb12x.so [--quick] [--bench]
+With --fault, checks the fault hook (b12x_fault_arm) instead:
+  * an armed launch-configuration fault makes the next b12x_moe_run, b12x_moe_time or b12x_moe_graph_create fail
+    with B12X_STATUS_CUDA_ERROR and a message naming the step, and the call after it gives the bits of a clean run;
+  * an armed illegal-address fault, in a child process, makes a later b12x_moe_run return
+    B12X_STATUS_CUDA_CONTEXT_LOST with a message, and the child exits normally.
+Usage: python3 moe_smoke.py path/to/libb12x.so [--quick] [--bench] [--fault]
 """
 import ctypes
 import math
+import os
+import subprocess
 import sys
 import time
 
@@ -43,6 +50,14 @@ LIB.b12x_moe_run.argtypes = [ctypes.POINTER(Problem), ctypes.c_void_p, ctypes.c_
 LIB.b12x_nvfp4_quantize.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
                                     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p,
                                     ctypes.c_char_p, ctypes.c_size_t]
+LIB.b12x_moe_time.argtypes = [ctypes.POINTER(Problem), ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+                              ctypes.c_size_t, ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                              ctypes.c_char_p, ctypes.c_size_t]
+LIB.b12x_moe_graph_create.argtypes = [ctypes.POINTER(Problem), ctypes.c_void_p, ctypes.c_size_t,
+                                      ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_size_t]
+LIB.b12x_moe_graph_launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+LIB.b12x_moe_graph_destroy.argtypes = [ctypes.c_void_p]
+LIB.b12x_fault_arm.argtypes = [ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t]
 LIB.b12x_status_name_get.restype = ctypes.c_char_p
 
 E2M1 = torch.tensor([0, .5, 1, 1.5, 2, 3, 4, 6, -0., -.5, -1, -1.5, -2, -3, -4, -6], dtype=torch.float64)
@@ -168,7 +183,8 @@ def scal(t, c):
     return Scalars(t.data_ptr(), 1, 0 if n == c["L"] else c["offset"])
 
 
-def run(c, d, strategy, out=None):
+def prepare(c, d, strategy, out=None):
+    """The problem of a case on its device tensors, a poisoned workspace of the planned size and a NaN output."""
     T, H = c["T"], c["H"]
     out = out if out is not None else torch.full((T, H), float("nan"), dtype=torch.bfloat16, device=DEV)
     p = Problem()
@@ -195,10 +211,16 @@ def run(c, d, strategy, out=None):
     assert st == 0, (LIB.b12x_status_name_get(st), msg.value)
     work = torch.empty(max(ws.value, 256), dtype=torch.uint8, device=DEV)
     work.fill_(0xCD)  # poison: nothing may depend on the workspace's contents
-    st = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws.value, None, ctypes.byref(strat), msg, 512)
+    return p, work, ws.value, msg, out
+
+
+def run(c, d, strategy, out=None):
+    p, work, ws, msg, out = prepare(c, d, strategy, out)
+    strat = ctypes.c_int32(0)
+    st = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws, None, ctypes.byref(strat), msg, 512)
     assert st == 0, (LIB.b12x_status_name_get(st), msg.value)
     torch.cuda.synchronize()
-    return out, strat.value, ws.value, (p, work, msg)
+    return out, strat.value, ws, (p, work, msg)
 
 
 def per_expert(vec, c, l):
@@ -434,8 +456,141 @@ def profile():
             run(c, d, "micro" if T <= 8 else ("static" if T * K <= 640 else "dynamic"))
 
 
+# b12x_fault_t and the statuses the fault checks expect (native/include/b12x/b12x.h).
+FAULT_NONE, FAULT_LAUNCH_CONFIGURATION, FAULT_ILLEGAL_ADDRESS = 0, 1, 2
+STATUS_SUCCESS, STATUS_INVALID_ARGUMENT, STATUS_CUDA_ERROR, STATUS_CONTEXT_LOST = 0, 1, 4, 5
+INJECTED_STEP = "injected fault launch failed"
+CHILD_FLAG = "--fault-child"
+
+
+def status_name(st):
+    return LIB.b12x_status_name_get(st).decode()
+
+
+def arm(fault):
+    msg = ctypes.create_string_buffer(512)
+    return LIB.b12x_fault_arm(fault, msg, 512), msg.value.decode()
+
+
+def fault_case():
+    c = make_case(T=5, H=128, I=64, E=8, K=2, act=0, mode=0, layout=0, seed=77)
+    return c, to_dev(c)
+
+
+def same_bits(a, b):
+    return torch.equal(a.view(torch.int16), b.view(torch.int16))
+
+
+def check_launch_faults():
+    """(name, ok, detail) of each in-process check of the non-sticky fault."""
+    results = []
+    st, text = arm(99)
+    results.append(("an unknown fault value is INVALID_ARGUMENT naming it",
+                     st == STATUS_INVALID_ARGUMENT and "got 99" in text, f"{status_name(st)}: {text}"))
+    c, d = fault_case()
+    for s in ("reference", "micro", "static", "dynamic"):
+        clean, _, _, _ = run(c, d, s)
+        p, work, ws, msg, out = prepare(c, d, s)
+        arm(FAULT_LAUNCH_CONFIGURATION)
+        st = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws, None, None, msg, 512)
+        text = msg.value.decode()
+        torch.cuda.synchronize()
+        results.append((f"{s}: the armed run is CUDA_ERROR naming the step",
+                        st == STATUS_CUDA_ERROR and INJECTED_STEP in text, f"{status_name(st)}: {text}"))
+        results.append((f"{s}: the armed run wrote no output", bool(torch.isnan(out).all()), ""))
+        st = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws, None, None, msg, 512)
+        torch.cuda.synchronize()
+        results.append((f"{s}: the next run succeeds with the bits of a clean run",
+                        st == STATUS_SUCCESS and same_bits(out, clean), f"{status_name(st)}: {msg.value.decode()}"))
+        if s == "reference":
+            continue
+        out.fill_(float("nan"))
+        arm(FAULT_LAUNCH_CONFIGURATION)
+        graph = ctypes.c_void_p()
+        st = LIB.b12x_moe_graph_create(ctypes.byref(p), work.data_ptr(), ws, ctypes.byref(graph), msg, 512)
+        text = msg.value.decode()
+        results.append((f"{s}: the armed graph capture is CUDA_ERROR naming the step, with no graph",
+                        st == STATUS_CUDA_ERROR and INJECTED_STEP in text and not graph.value,
+                        f"{status_name(st)}: {text}"))
+        st = LIB.b12x_moe_graph_create(ctypes.byref(p), work.data_ptr(), ws, ctypes.byref(graph), msg, 512)
+        if st == STATUS_SUCCESS:
+            st = LIB.b12x_moe_graph_launch(graph, None, msg, 512)
+            torch.cuda.synchronize()
+            LIB.b12x_moe_graph_destroy(graph)
+        results.append((f"{s}: the next capture replays the bits of a clean run",
+                        st == STATUS_SUCCESS and same_bits(out, clean), f"{status_name(st)}: {msg.value.decode()}"))
+    p, work, ws, msg, out = prepare(c, d, "micro")
+    arm(FAULT_LAUNCH_CONFIGURATION)
+    arm(FAULT_NONE)
+    st = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws, None, None, msg, 512)
+    torch.cuda.synchronize()
+    results.append(("a disarmed fault is not injected", st == STATUS_SUCCESS and not bool(torch.isnan(out).any()),
+                    f"{status_name(st)}: {msg.value.decode()}"))
+    median = ctypes.c_float(0)
+    arm(FAULT_LAUNCH_CONFIGURATION)
+    st = LIB.b12x_moe_time(ctypes.byref(p), work.data_ptr(), ws, None, 0, 3, None, ctypes.byref(median), msg, 512)
+    text = msg.value.decode()
+    results.append(("the armed timing call is CUDA_ERROR naming the step",
+                    st == STATUS_CUDA_ERROR and INJECTED_STEP in text, f"{status_name(st)}: {text}"))
+    st = LIB.b12x_moe_time(ctypes.byref(p), work.data_ptr(), ws, None, 0, 3, None, ctypes.byref(median), msg, 512)
+    results.append(("the next timing call succeeds", st == STATUS_SUCCESS and median.value > 0,
+                    f"{status_name(st)}: {median.value:.1f} us {msg.value.decode()}"))
+    return results
+
+
+def fault_child():
+    """Runs in a process of its own: the illegal-address fault loses the CUDA context for good."""
+    c, d = fault_case()
+    p, work, ws, msg, _ = prepare(c, d, "static")
+    torch.cuda.synchronize()
+    arm(FAULT_ILLEGAL_ADDRESS)
+    first = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws, None, None, msg, 512)
+    try:
+        torch.cuda.synchronize()
+        sync = "no error"
+    except Exception as e:  # PyTorch reports the sticky error of the faulting kernel here
+        sync = str(e).strip().splitlines()[0]
+    msg = ctypes.create_string_buffer(512)
+    second = LIB.b12x_moe_run(ctypes.byref(p), work.data_ptr(), ws, None, None, msg, 512)
+    print(f"first={first}", f"sync={sync}", f"second={second}", f"message={msg.value.decode()}", sep="\n", flush=True)
+    # The library's part ends here; PyTorch's own teardown of a lost context is not what this checks.
+    os._exit(0)
+
+
+def check_illegal_address():
+    child = subprocess.run([sys.executable, os.path.abspath(__file__), sys.argv[1], CHILD_FLAG],
+                           capture_output=True, text=True, timeout=300)
+    fields = dict(line.split("=", 1) for line in child.stdout.splitlines() if "=" in line)
+    detail = f"exit code {child.returncode}, {fields}"
+    if child.returncode != 0 or "second" not in fields:
+        detail += f", stderr: {child.stderr.strip()[-2000:]}"
+    first, second = int(fields.get("first", -1)), int(fields.get("second", -1))
+    return [
+        ("child: exits normally", child.returncode == 0 and "second" in fields, detail),
+        ("child: the armed run queues its work or already reports the lost context",
+         first in (STATUS_SUCCESS, STATUS_CONTEXT_LOST), detail),
+        ("child: synchronising reports the sticky error", fields.get("sync", "no error") != "no error", detail),
+        ("child: the next run is CUDA_CONTEXT_LOST with a message",
+         second == STATUS_CONTEXT_LOST and fields.get("message", "") != "", detail),
+    ]
+
+
+def fault_main():
+    results = check_launch_faults() + check_illegal_address()
+    failed = [r for r in results if not r[1]]
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'} {name}{'' if ok else ': ' + detail}", flush=True)
+    print(f"fault hook: {len(results) - len(failed)} passed, {len(failed)} failed")
+    print(f"FAULT SUMMARY: {'FAIL' if failed else 'PASS'}")
+    sys.exit(1 if failed else 0)
+
+
 if __name__ == "__main__":
-    if "--profile" in sys.argv:
+    if CHILD_FLAG in sys.argv:
+        fault_child()
+    elif "--fault" in sys.argv:
+        fault_main()
+    elif "--profile" in sys.argv:
         profile()
     else:
         main()

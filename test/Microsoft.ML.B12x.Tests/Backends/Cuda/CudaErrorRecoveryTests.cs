@@ -9,7 +9,7 @@ namespace Microsoft.ML.B12x.Tests.Backends.Cuda;
 /// <summary>
 /// semantics.md, "Shape rules and errors": a launch, argument or out-of-memory error surfaces as an exception and
 /// later calls keep working. The public API reaches the out-of-memory path (a workspace the allocator refuses); launch
-/// failures and sticky errors need a native test hook (see the test project's README section).
+/// failures come from the native fault hook (<see cref="CudaFaultInjectionTests"/>).
 /// Not parallelised: the refused allocation makes the caching allocator release its cache, which other GPU tests
 /// running at the same time would feel.
 /// </summary>
