@@ -7,20 +7,21 @@
 
 namespace b12x {
 
+// Branch-free: (b & 0x7F) << 20 puts the 4 exponent and 3 mantissa bits where fp32 keeps its lowest exponent bits
+// and top mantissa bits, which reads as |v| * 2^-120 exactly (E4M3 subnormals m * 2^-9 land on fp32 subnormals
+// m * 2^-129); the multiplication by 2^120 restores |v| exactly (the library is built without flush-to-zero).
 __device__ __forceinline__ float e4m3_decode(uint32_t b) {
-  uint32_t field = (b >> 3) & 15u, mantissa = b & 7u;
-  float magnitude;
-  if (field == 15u && mantissa == 7u) {
-    magnitude = __uint_as_float(0x7FC00000u);
-  } else if (field == 0u) {
-    magnitude = static_cast<float>(mantissa) * (1.0f / 512.0f);  // exact: m * 2^-9
-  } else {
-    magnitude = __uint_as_float(((field + 120u) << 23) | (mantissa << 20));  // 2^(field-7) * (1 + m/8)
-  }
-  return (b & 0x80u) ? -magnitude : magnitude;
+  const uint32_t magnitude = b & 0x7Fu;
+  const uint32_t bits = magnitude == 0x7Fu ? 0x7FC00000u : __float_as_uint(__uint_as_float(magnitude << 20) * 0x1p120f);
+  return __uint_as_float(bits | ((b & 0x80u) << 24));
 }
 
-// Round to nearest even; finite magnitudes >= 448 and infinities saturate to 448; NaN gives 0x7F.
+// The scale as a bf16x2 broadcast (both halves): an E4M3 value has 3 mantissa bits, so the upper half of its fp32
+// bits is its exact bf16.
+__device__ __forceinline__ uint32_t e4m3_to_bf16x2(uint32_t b) {
+  return __byte_perm(__float_as_uint(e4m3_decode(b)), 0u, 0x3232);
+}
+
 __device__ __forceinline__ uint32_t e4m3_encode(float v) {
   uint32_t bits = __float_as_uint(v);
   uint32_t sign = (bits >> 24) & 0x80u;

@@ -6,8 +6,8 @@
 namespace b12x {
 namespace {
 
-// Above the 1,024 threads per block every CUDA architecture allows, so the runtime refuses the launch with
-// cudaErrorInvalidConfiguration before anything runs (a non-sticky error).
+// Above the 1,024 threads per block every CUDA architecture allows, so the runtime refuses the launch before anything
+// runs, with a non-sticky error (CUDA 13.0 reports cudaErrorInvalidValue).
 constexpr unsigned kInvalidBlockThreads = 4096;
 
 std::atomic<int32_t> s_armed_fault{B12X_FAULT_NONE};

@@ -37,6 +37,9 @@ struct ScaleAddressing {
   __host__ __device__ __forceinline__ int64_t offset(int32_t expert, int32_t row, int32_t block) const {
     return expert * expert_stride + in_expert(row, block);
   }
+
+  // Bytes from the scale of (row, block) to that of (row, block + 4): one 512-byte atom (swizzled) or 4 bytes.
+  __host__ __device__ __forceinline__ int32_t four_block_stride() const { return swizzled ? 512 : 4; }
 };
 
 }  // namespace b12x

@@ -101,15 +101,32 @@ __device__ __forceinline__ bool decode_work_item(const MoeParams& p, int32_t ite
   return true;
 }
 
-// The weight operand of one warp: NA matrices (1, or 2 for gate/up), rows g and g+8 of each.
+// The weight operand of one lane: rows g and g+8 of NA matrices (1, or 2 for gate/up), as pointers to the lane's
+// block c of K step 0 (codes and scale byte), so that K step `step` is a fixed offset away: 32 code bytes and
+// four_block_stride() scale bytes per step. Computed once per work item, not per load.
 template <int NA>
 struct WeightOperand {
-  const uint8_t* codes;  // this expert's matrix: [rows][K/2]
-  const uint8_t* scales; // the matrix's scale tensor (all experts)
-  ScaleAddressing sa;
-  int32_t expert;
-  int32_t k;             // reduction length
-  int32_t row[NA][2];    // absolute rows (gate half included) of rows g and g+8; -1 when out of range
+  const uint8_t* codes[NA][2];   // nullptr for a row past the matrix
+  const uint8_t* scales[NA][2];
+  int32_t scale_step;            // scale bytes per K step
+  int32_t k_blocks;              // K / 16
+
+  // matrix: this expert's [rows][K/2] codes; scale_tensor: every expert's scales; row[a][r]: absolute row or -1.
+  __device__ __forceinline__ void bind(const uint8_t* matrix, const uint8_t* scale_tensor, const ScaleAddressing& sa,
+                                       int32_t expert, int32_t k, const int32_t (&row)[NA][2]) {
+    const int c = threadIdx.x & 3;
+    k_blocks = k / 16;
+    scale_step = sa.four_block_stride();
+#pragma unroll
+    for (int a = 0; a < NA; ++a) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const bool valid = row[a][r] >= 0;
+        codes[a][r] = valid ? matrix + static_cast<int64_t>(row[a][r]) * (k / 2) + c * 8 : nullptr;
+        scales[a][r] = valid ? scale_tensor + sa.offset(expert, row[a][r], c) : nullptr;
+      }
+    }
+  }
 };
 
 // The token operand of one lane: column g of each 8-token MMA tile.
@@ -133,17 +150,16 @@ struct WeightStep {
 
 constexpr uint32_t kNoBlock = 0xFFFFFFFFu;
 
+// K step `step` of the lane's rows; k_valid: the lane's block of that step is inside K.
 template <int NA>
-__device__ __forceinline__ void load_weight_step(const WeightOperand<NA>& wo, int32_t kb, bool k_valid, WeightStep<NA>& s) {
-  const int32_t row_bytes = wo.k / 2;
+__device__ __forceinline__ void load_weight_step(const WeightOperand<NA>& wo, int32_t step, bool k_valid, WeightStep<NA>& s) {
 #pragma unroll
   for (int a = 0; a < NA; ++a) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int32_t row = wo.row[a][r];
-      if (row >= 0 && k_valid) {
-        s.raw[a][r] = *reinterpret_cast<const uint2*>(wo.codes + static_cast<int64_t>(row) * row_bytes + kb * 8);
-        s.scale[a][r] = wo.scales[wo.sa.offset(wo.expert, row, kb)];
+      if (wo.codes[a][r] != nullptr && k_valid) {
+        s.raw[a][r] = *reinterpret_cast<const uint2*>(wo.codes[a][r] + step * (kBlocksPerStep * 8));
+        s.scale[a][r] = wo.scales[a][r][step * wo.scale_step];
       } else {
         s.raw[a][r] = make_uint2(0u, 0u);
         s.scale[a][r] = kNoBlock;
@@ -157,14 +173,15 @@ __device__ __forceinline__ void decode_weight_scales(WeightStep<NA>& s) {
 #pragma unroll
   for (int a = 0; a < NA; ++a)
 #pragma unroll
-    for (int r = 0; r < 2; ++r) s.scale[a][r] = s.scale[a][r] == kNoBlock ? 0u : bf16x2_broadcast(e4m3_decode(s.scale[a][r]));
+    for (int r = 0; r < 2; ++r) s.scale[a][r] = s.scale[a][r] == kNoBlock ? 0u : e4m3_to_bf16x2(s.scale[a][r]);
 }
 
-// MMA k-step s (0..3) of a weight step against NT token fragments (b0: elements 4s, 4s+1; b1: 4s+2, 4s+3).
+// MMA k-step s (0..3) of a weight step against the first `active` of NT token fragments (b0: elements 4s, 4s+1;
+// b1: 4s+2, 4s+3); `active` is warp-uniform.
 template <int NA, int NT>
 __device__ __forceinline__ void mma_weight_step(const DequantTable& table, const WeightStep<NA>& ws, int s,
                                                 const uint32_t (&b0)[NT], const uint32_t (&b1)[NT],
-                                                float (&acc)[NA][NT][4]) {
+                                                float (&acc)[NA][NT][4], int active = NT) {
   const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
 #pragma unroll
   for (int a = 0; a < NA; ++a) {
@@ -173,7 +190,9 @@ __device__ __forceinline__ void mma_weight_step(const DequantTable& table, const
     const uint32_t a2 = bf16x2_mul(table.pair[block_byte(ws.raw[a][0], j1)], ws.scale[a][0]);
     const uint32_t a3 = bf16x2_mul(table.pair[block_byte(ws.raw[a][1], j1)], ws.scale[a][1]);
 #pragma unroll
-    for (int n = 0; n < NT; ++n) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+    for (int n = 0; n < NT; ++n) {
+      if (n < active) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+    }
   }
 }
 
@@ -187,15 +206,16 @@ struct StepOperands {
 };
 
 template <int TN, int NA, bool kFp4B>
-__device__ __forceinline__ void load_step(const WeightOperand<NA>& wo, const TokenOperand<TN, kFp4B>& to, int32_t kb,
+__device__ __forceinline__ void load_step(const WeightOperand<NA>& wo, const TokenOperand<TN, kFp4B>& to, int32_t step,
                                           bool k_valid, StepOperands<TN, NA, kFp4B>& s) {
-  load_weight_step(wo, kb, k_valid, s.weights);
+  const int32_t kb = step * kBlocksPerStep + (threadIdx.x & 3);
+  load_weight_step(wo, step, k_valid, s.weights);
 #pragma unroll
   for (int n = 0; n < TN / 8; ++n) {
     if constexpr (kFp4B) {
       const bool valid = k_valid && to.codes[n] != nullptr;
       s.bcodes[n] = valid ? *reinterpret_cast<const uint2*>(to.codes[n] + kb * 8) : make_uint2(0u, 0u);
-      s.bscale[n] = valid ? bf16x2_broadcast(e4m3_decode(to.scales[n][kb])) : 0u;
+      s.bscale[n] = valid ? e4m3_to_bf16x2(to.scales[n][kb]) : 0u;
     } else {
       uint4 lo = make_uint4(0u, 0u, 0u, 0u), hi = lo;
       if (k_valid && to.values[n] != nullptr) {
@@ -238,24 +258,22 @@ __device__ __forceinline__ void gemm_mainloop(const DequantTable& table, const W
                                               const TokenOperand<TN, kFp4B>& to, int32_t first_step, int32_t stride,
                                               float (&acc)[NA][TN / 8][4]) {
   const int c = threadIdx.x & 3;
-  const int32_t k_blocks = wo.k / 16;
+  const int32_t k_blocks = wo.k_blocks;
   const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;  // the same for every lane
   if constexpr (kPrefetch) {
     StepOperands<TN, NA, kFp4B> current, next;
     int32_t step = first_step;
-    if (step < steps) load_step(wo, to, step * kBlocksPerStep + c, step * kBlocksPerStep + c < k_blocks, current);
+    if (step < steps) load_step(wo, to, step, step * kBlocksPerStep + c < k_blocks, current);
     for (; step < steps; step += stride) {
       const int32_t following = step + stride;
-      if (following < steps) {
-        load_step(wo, to, following * kBlocksPerStep + c, following * kBlocksPerStep + c < k_blocks, next);
-      }
+      if (following < steps) load_step(wo, to, following, following * kBlocksPerStep + c < k_blocks, next);
       mma_step(table, current, acc);
       current = next;
     }
   } else {
     for (int32_t step = first_step; step < steps; step += stride) {
       StepOperands<TN, NA, kFp4B> current;
-      load_step(wo, to, step * kBlocksPerStep + c, step * kBlocksPerStep + c < k_blocks, current);
+      load_step(wo, to, step, step * kBlocksPerStep + c < k_blocks, current);
       mma_step(table, current, acc);
     }
   }

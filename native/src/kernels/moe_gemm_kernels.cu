@@ -68,17 +68,15 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
   for (int32_t round = 0; next_work_item(p, persistent, 0, round, row_tiles, TN, kRows, w); ++round) {
     const int32_t n_first = w.row0 + (warp / KS) * kRowsPerWarp;  // first intermediate feature of this warp's group
     const bool rows_valid = n_first < p.intermediate;              // whole 16-row groups (I % 16 == 0)
-    WeightOperand<NA> wo;
-    wo.codes = p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2);
-    wo.scales = p.w1_scales;
-    wo.sa = p.w1_sa;
-    wo.expert = w.expert;
-    wo.k = p.hidden;
+    int32_t rows[NA][2];
 #pragma unroll
     for (int a = 0; a < NA; ++a) {  // a = 0: up (or the relu2 rows), a = 1: gate
-      wo.row[a][0] = rows_valid ? a * p.intermediate + n_first + g : -1;
-      wo.row[a][1] = rows_valid ? a * p.intermediate + n_first + g + 8 : -1;
+      rows[a][0] = rows_valid ? a * p.intermediate + n_first + g : -1;
+      rows[a][1] = rows_valid ? a * p.intermediate + n_first + g + 8 : -1;
     }
+    WeightOperand<NA> wo;
+    wo.bind(p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, w.expert,
+            p.hidden, rows);
     float acc[NA][TN / 8][4];
 #pragma unroll
     for (int a = 0; a < NA; ++a)
@@ -144,14 +142,10 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int3
   for (int32_t round = 0; next_work_item(p, persistent, 1, round, row_tiles, TN, kRows, w); ++round) {
     const int32_t h_first = w.row0 + (warp / KS) * kRowsPerWarp;
     const bool rows_valid = h_first < p.hidden;
+    const int32_t rows[1][2] = {{rows_valid ? h_first + g : -1, rows_valid ? h_first + g + 8 : -1}};
     WeightOperand<1> wo;
-    wo.codes = p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2);
-    wo.scales = p.w2_scales;
-    wo.sa = p.w2_sa;
-    wo.expert = w.expert;
-    wo.k = p.intermediate;
-    wo.row[0][0] = rows_valid ? h_first + g : -1;
-    wo.row[0][1] = rows_valid ? h_first + g + 8 : -1;
+    wo.bind(p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa, w.expert,
+            p.intermediate, rows);
     float acc[1][TN / 8][4];
 #pragma unroll
     for (int n = 0; n < TN / 8; ++n) acc[0][n][0] = acc[0][n][1] = acc[0][n][2] = acc[0][n][3] = 0.0f;

@@ -63,6 +63,11 @@ struct TiledKernel {
   const uint8_t* codes;   // this expert's weight matrix
   const uint8_t* scales;
   ScaleAddressing sa;
+  // This thread's copies of each step (see bind_sources): the code bytes of (row, block) = (tid/4 + 64j, tid%4) and,
+  // for tid < kRowsA, the 4 scale bytes of row tid, all at K step 0; nullptr for rows past the matrix.
+  const uint8_t* a_src[kRowsA * kStepBlocks / kThreads];
+  const uint8_t* a_scale_src;
+  int32_t scale_step;     // scale bytes per K step
 
   // Global weight row of staged row i, or -1 when past the matrix.
   __device__ __forceinline__ int32_t weight_row(int32_t i) const {
@@ -75,39 +80,53 @@ struct TiledKernel {
     }
   }
 
+  // Weight sources of this thread for the work item: the (row, block) pairs it copies are the same in every step.
+  __device__ __forceinline__ void bind_sources() {
+    const int32_t row_bytes = k / 2;
+#pragma unroll
+    for (int j = 0; j < kRowsA * kStepBlocks / kThreads; ++j) {
+      const int32_t i = threadIdx.x + j * kThreads, row = weight_row(i / kStepBlocks);
+      a_src[j] = row >= 0 ? codes + static_cast<int64_t>(row) * row_bytes + (i % kStepBlocks) * 8 : nullptr;
+    }
+    const int32_t row = threadIdx.x < kRowsA ? weight_row(threadIdx.x) : -1;
+    a_scale_src = row >= 0 ? scales + sa.offset(w.expert, row, 0) : nullptr;
+    scale_step = sa.four_block_stride();
+  }
+
   __device__ __forceinline__ void issue(int stage, int32_t step) const {
     unsigned char* st = smem + stage * L::kStageBytes;
     const int32_t kb0 = step * kStepBlocks;
     const int32_t row_bytes = k / 2;
-    for (int i = threadIdx.x; i < kRowsA * kStepBlocks; i += kThreads) {
-      const int32_t row = weight_row(i / kStepBlocks), kb = kb0 + i % kStepBlocks;
-      const bool valid = row >= 0 && kb < k_blocks;
-      cp_async8(st + L::kACodes + i * 8, valid ? codes + static_cast<int64_t>(row) * row_bytes + kb * 8 : codes, valid);
+#pragma unroll
+    for (int j = 0; j < kRowsA * kStepBlocks / kThreads; ++j) {
+      const int32_t i = threadIdx.x + j * kThreads;
+      const bool valid = a_src[j] != nullptr && kb0 + i % kStepBlocks < k_blocks;
+      cp_async8(st + L::kACodes + i * 8, valid ? a_src[j] + step * kCodeBytes : codes, valid);
     }
     if (threadIdx.x < kRowsA) {
-      const int32_t row = weight_row(threadIdx.x);
-      const bool valid = row >= 0 && kb0 < k_blocks;
-      cp_async4(st + L::kAScales + threadIdx.x * 4, valid ? scales + sa.offset(w.expert, row, kb0) : scales, valid);
+      const bool valid = a_scale_src != nullptr && kb0 < k_blocks;
+      cp_async4(st + L::kAScales + threadIdx.x * 4, valid ? a_scale_src + step * scale_step : scales, valid);
     }
+    // Tokens past the tile's slots are not copied: their columns of the MMA tiles are computed but never written.
     if constexpr (kFp4B) {
       const uint8_t* b_codes = kFc1 ? p.xq_codes : p.aq_codes;
       const uint8_t* b_scales = kFc1 ? p.xq_scales : p.aq_scales;
       const int32_t pitch = scale_row_pitch(k);
-      for (int i = threadIdx.x; i < TN * kStepBlocks; i += kThreads) {
+      for (int i = threadIdx.x; i < w.slots * kStepBlocks; i += kThreads) {
         const int32_t token = i / kStepBlocks, kb = kb0 + i % kStepBlocks;
-        const bool valid = token < w.slots && kb < k_blocks;
+        const bool valid = kb < k_blocks;
         const int64_t slot = w.first_slot + token;
         cp_async8(st + L::kB + i * 8, valid ? b_codes + slot * row_bytes + kb * 8 : b_codes, valid);
       }
-      for (int i = threadIdx.x; i < TN; i += kThreads) {
-        const bool valid = i < w.slots && kb0 < k_blocks;
+      for (int i = threadIdx.x; i < w.slots; i += kThreads) {
+        const bool valid = kb0 < k_blocks;
         cp_async4(st + L::kBScales + i * 4, valid ? b_scales + static_cast<int64_t>(w.first_slot + i) * pitch + kb0 : b_scales,
                   valid);
       }
     } else {
-      for (int i = threadIdx.x; i < TN * 8; i += kThreads) {
+      for (int i = threadIdx.x; i < w.slots * 8; i += kThreads) {
         const int32_t token = i / 8, element = kb0 * 16 + (i % 8) * 8;
-        const bool valid = token < w.slots && element < k;
+        const bool valid = element < k;
         const __nv_bfloat16* src = p.x;
         if (valid) {
           const int32_t slot = w.first_slot + token;
@@ -123,11 +142,11 @@ struct TiledKernel {
   // NVFP4 tokens: codes x scale -> bf16 [TN][kValuePitch], one 16-element block per thread.
   __device__ __forceinline__ void dequantize_tokens(int stage, int32_t step, __nv_bfloat16* dst) const {
     const unsigned char* st = smem + stage * L::kStageBytes;
-    for (int i = threadIdx.x; i < TN * kStepBlocks; i += kThreads) {
+    for (int i = threadIdx.x; i < w.slots * kStepBlocks; i += kThreads) {
       const int token = i / kStepBlocks, block = i % kStepBlocks;
       const bool valid = step * kStepBlocks + block < k_blocks;  // padding scale bytes are never trusted
       const uint2 raw = *reinterpret_cast<const uint2*>(st + L::kB + i * 8);
-      const uint32_t scale = valid ? bf16x2_broadcast(e4m3_decode(st[L::kBScales + i])) : 0u;
+      const uint32_t scale = valid ? e4m3_to_bf16x2(st[L::kBScales + i]) : 0u;
       uint32_t v[8];
 #pragma unroll
       for (int j = 0; j < 8; ++j) v[j] = bf16x2_mul(table.pair[block_byte(raw, j)], scale);
@@ -147,6 +166,9 @@ struct TiledKernel {
     const unsigned char* st = smem + stage * L::kStageBytes;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
     const int wm = warp % kWarpsM, wn = warp / kWarpsM;
+    // N tiles of this warp holding at least one of the tile's tokens (warp-uniform); none: nothing to compute.
+    const int active = min(kNTiles, (w.slots - wn * kTokensPerWarp + 7) / 8);
+    if (active <= 0) return;
     const bool k_valid = step * kStepBlocks + c < k_blocks;
     WeightStep<2> weights;  // MMA tiles t = 0, 1 of this warp, rows g and g+8
 #pragma unroll
@@ -155,7 +177,7 @@ struct TiledKernel {
       for (int r = 0; r < 2; ++r) {
         const int row = staged_row(wm, t, g + 8 * r);
         weights.raw[t][r] = *reinterpret_cast<const uint2*>(st + L::kACodes + row * kCodeBytes + c * 8);
-        weights.scale[t][r] = k_valid ? bf16x2_broadcast(e4m3_decode(st[L::kAScales + row * 4 + c])) : 0u;
+        weights.scale[t][r] = k_valid ? e4m3_to_bf16x2(st[L::kAScales + row * 4 + c]) : 0u;
       }
     }
 #pragma unroll
@@ -164,11 +186,12 @@ struct TiledKernel {
 #pragma unroll
       for (int n = 0; n < kNTiles; ++n) {
         const int token = wn * kTokensPerWarp + n * 8 + g;
-        const uint2 v = *reinterpret_cast<const uint2*>(values + token * kValuePitch + 16 * c + 4 * s);
+        const uint2 v = n < active ? *reinterpret_cast<const uint2*>(values + token * kValuePitch + 16 * c + 4 * s)
+                                   : make_uint2(0u, 0u);
         b0[n] = v.x;
         b1[n] = v.y;
       }
-      mma_weight_step(table, weights, s, b0, b1, acc);
+      mma_weight_step(table, weights, s, b0, b1, acc, active);
     }
   }
 
@@ -308,6 +331,7 @@ __global__ void __launch_bounds__(kThreads) moe_tiled_kernel(MoeParams p, int32_
                         : p.w2 + static_cast<int64_t>(kernel.w.expert) * p.hidden * (p.intermediate / 2);
     kernel.scales = kFc1 ? p.w1_scales : p.w2_scales;
     kernel.sa = kFc1 ? p.w1_sa : p.w2_sa;
+    kernel.bind_sources();
     float acc[2][K::kNTiles][4];
 #pragma unroll
     for (int t = 0; t < 2; ++t)

@@ -20,14 +20,14 @@ template <int NA>
 __device__ __forceinline__ void micro_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
                                                const __nv_bfloat16* row, float (&acc)[NA][1][4]) {
   const int warp = threadIdx.x >> 5, c = threadIdx.x & 3;
-  const int32_t k_blocks = wo.k / 16;
+  const int32_t k_blocks = wo.k_blocks;
   const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;
   for (int32_t first = warp; first < steps; first += KS * kMicroStepsInFlight) {
     WeightStep<NA> ws[kMicroStepsInFlight];
 #pragma unroll
     for (int u = 0; u < kMicroStepsInFlight; ++u) {
-      const int32_t kb = (first + u * KS) * kBlocksPerStep + c;
-      load_weight_step(wo, kb, kb < k_blocks, ws[u]);
+      const int32_t step = first + u * KS;
+      load_weight_step(wo, step, step * kBlocksPerStep + c < k_blocks, ws[u]);
     }
 #pragma unroll
     for (int u = 0; u < kMicroStepsInFlight; ++u) {
@@ -94,8 +94,7 @@ __device__ void stage_fc2_input(const MoeParams& p, const DequantTable& table, i
     if (b < blocks) {
       if constexpr (kFp4) {
         const uint2 codes = *reinterpret_cast<const uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + 8 * b);
-        const uint32_t scale = bf16x2_broadcast(
-            e4m3_decode(p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + b]));
+        const uint32_t scale = e4m3_to_bf16x2(p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + b]);
 #pragma unroll
         for (int j = 0; j < 8; ++j) pairs[j] = bf16x2_mul(table.pair[block_byte(codes, j)], scale);
       } else {
@@ -127,17 +126,14 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   stage_fc1_input<kFp4>(p, table, pair, l, row);
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  WeightOperand<NA> wo;
-  wo.codes = p.w1 + static_cast<int64_t>(l) * p.w1_rows * (p.hidden / 2);
-  wo.scales = p.w1_scales;
-  wo.sa = p.w1_sa;
-  wo.expert = l;
-  wo.k = p.hidden;
+  int32_t rows[NA][2];
 #pragma unroll
   for (int a = 0; a < NA; ++a) {
-    wo.row[a][0] = a * p.intermediate + n_first + g;
-    wo.row[a][1] = a * p.intermediate + n_first + g + 8;
+    rows[a][0] = a * p.intermediate + n_first + g;
+    rows[a][1] = a * p.intermediate + n_first + g + 8;
   }
+  WeightOperand<NA> wo;
+  wo.bind(p.w1 + static_cast<int64_t>(l) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, l, p.hidden, rows);
   float acc[NA][1][4] = {};
   micro_mainloop(table, wo, row, acc);
   split.reduce(acc);
@@ -189,14 +185,9 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
   stage_fc2_input<kFp4>(p, table, pair, row);
   __syncthreads();
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, c = threadIdx.x & 3;
+  const int32_t rows[1][2] = {{h_first + g, h_first + g + 8}};
   WeightOperand<1> wo;
-  wo.codes = p.w2 + static_cast<int64_t>(l) * p.hidden * (p.intermediate / 2);
-  wo.scales = p.w2_scales;
-  wo.sa = p.w2_sa;
-  wo.expert = l;
-  wo.k = p.intermediate;
-  wo.row[0][0] = h_first + g;
-  wo.row[0][1] = h_first + g + 8;
+  wo.bind(p.w2 + static_cast<int64_t>(l) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa, l, p.intermediate, rows);
   float acc[1][1][4] = {};
   micro_mainloop(table, wo, row, acc);
   split.reduce(acc);
