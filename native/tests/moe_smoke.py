@@ -592,5 +592,7 @@ if __name__ == "__main__":
         fault_main()
     elif "--profile" in sys.argv:
         profile()
+    elif "--bench-only" in sys.argv:
+        bench()
     else:
         main()
