@@ -28,13 +28,4 @@ __device__ __forceinline__ float e2m1_decode(uint32_t code) {
   return (code & 8u) ? -m : m;
 }
 
-// bf16 bits of a code's value (exact: E2M1 values need 2 significant bits).
-__device__ __forceinline__ uint16_t e2m1_to_bf16_bits(uint32_t code) {
-  // Magnitudes {0, .5, 1, 1.5, 2, 3, 4, 6} as bf16 bit patterns.
-  uint32_t index = code & 7u;
-  uint32_t bits = index == 0u ? 0u : index == 1u ? 0x3F00u : index == 2u ? 0x3F80u : index == 3u ? 0x3FC0u
-                : index == 4u ? 0x4000u : index == 5u ? 0x4040u : index == 6u ? 0x4080u : 0x40C0u;
-  return static_cast<uint16_t>(bits | ((code & 8u) << 12));
-}
-
 }  // namespace b12x

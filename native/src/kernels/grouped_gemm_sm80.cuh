@@ -9,22 +9,23 @@
 //
 // K is walked in steps of 64 elements = 4 scale blocks (kBlocksPerStep). In a step, lane (g = lane/4, c = lane%4)
 // owns block c of its rows (g, g+8) and of its tokens (column g of every 8-token MMA tile): one E4M3 scale and 8
-// packed code bytes per row or token. MMA k-step s (0..3) takes elements 4s..4s+3 of each lane's block: A registers
-// {a0, a1} hold elements 4s, 4s+1 and {a2, a3} elements 4s+2, 4s+3 of rows g and g+8 (one code byte each); the B
-// registers hold the same elements of the token. Every (row, token) product of the step is formed exactly once; the
-// summation order is the MMA's own, fixed for a build and independent of the grid, the SM count and the tile a slot
-// lands in.
+// packed code bytes per row or token. MMA k-step s (0..3) takes 4 elements of each lane's block, in the block order
+// of e2m1_bf16.cuh: A registers {a0, a1} hold elements (s, s+4) and {a2, a3} elements (8+s, 12+s) of rows g and g+8;
+// the B registers hold the same elements of the token. Every (row, token) product of the step is formed exactly once;
+// the summation order is the MMA's own, fixed for a build and independent of the grid, the SM count and the tile a
+// slot lands in.
 //
 //      K step (64 elements = 4 blocks of 16), one block per lane column c:
-//      |  c=0  |  c=1  |  c=2  |  c=3  |      MMA k-step s uses elements 4s..4s+3 of every block
+//      |  c=0  |  c=1  |  c=2  |  c=3  |      MMA k-step s uses elements s, s+4, 8+s, 12+s of every block
 //
 // Rows read 32 contiguous bytes per step across their 4 lanes (one full sector).
-// Dequantisation is exact: an E2M1 value times an E4M3 scale needs at most 6 significant bits, so the bf16 product
-// (__hmul2) rounds nothing, and bf16 x bf16 products are exact in the fp32 accumulator.
+// Dequantisation is exact and needs no table: an E2M1 value times an E4M3 scale needs at most 6 significant bits, so
+// the bf16 products (__hmul2) round nothing, and bf16 x bf16 products are exact in the fp32 accumulator. Weight
+// products arrive scaled by 2^-7 (e2m1_bf16.cuh); every reader of an accumulator multiplies by kWeightProductFix.
 #pragma once
 #include <cuda_bf16.h>
 #include <cstdint>
-#include "../common/e2m1.cuh"
+#include "../common/e2m1_bf16.cuh"
 #include "../common/e4m3.cuh"
 #include "../common/tile_shapes.h"
 #include "../dispatch/moe_params.h"
@@ -41,30 +42,9 @@ constexpr int kBlocksPerStep = 4;                        // K step: one 16-eleme
 constexpr int kStagePitch = 17;                          // epilogue staging row pitch (floats): 16 + 1 against bank conflicts
 static_assert(kBlocksPerStep * 16 == 64, "an MMA k-step of 16 takes 4 elements of each of the 4 lane columns");
 
-// bf16x2 pairs of every code byte: low half = low nibble (element 2j), high half = high nibble (element 2j+1).
-struct DequantTable {
-  uint32_t pair[256];
-
-  __device__ __forceinline__ void fill() {
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) {
-      pair[i] = static_cast<uint32_t>(e2m1_to_bf16_bits(i & 15)) | (static_cast<uint32_t>(e2m1_to_bf16_bits(i >> 4)) << 16);
-    }
-  }
-};
-
 __device__ __forceinline__ uint32_t bf16x2_broadcast(float v) {
   uint32_t h = __bfloat16_as_ushort(__float2bfloat16_rn(v));  // exact for E4M3 values
   return h | (h << 16);
-}
-
-__device__ __forceinline__ uint32_t bf16x2_mul(uint32_t a, uint32_t b) {
-  __nv_bfloat162 r = __hmul2(*reinterpret_cast<__nv_bfloat162*>(&a), *reinterpret_cast<__nv_bfloat162*>(&b));
-  return *reinterpret_cast<uint32_t*>(&r);
-}
-
-// Byte j (0..7) of an 8-byte block held as uint2.
-__device__ __forceinline__ uint32_t block_byte(uint2 block, int j) {
-  return ((j < 4 ? block.x : block.y) >> ((j & 3) * 8)) & 0xFFu;
 }
 
 __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
@@ -145,7 +125,7 @@ struct TokenOperand {
 template <int NA>
 struct WeightStep {
   uint2 raw[NA][2];
-  uint32_t scale[NA][2];  // after decode_weight_scales: bf16x2 broadcast of the block scale; 0 for no block
+  uint32_t scale[NA][2];  // after decode_weight_scales: weight_scale_bf16x2 of the block scale; 0 for no block
 };
 
 constexpr uint32_t kNoBlock = 0xFFFFFFFFu;
@@ -173,22 +153,20 @@ __device__ __forceinline__ void decode_weight_scales(WeightStep<NA>& s) {
 #pragma unroll
   for (int a = 0; a < NA; ++a)
 #pragma unroll
-    for (int r = 0; r < 2; ++r) s.scale[a][r] = s.scale[a][r] == kNoBlock ? 0u : e4m3_to_bf16x2(s.scale[a][r]);
+    for (int r = 0; r < 2; ++r) s.scale[a][r] = s.scale[a][r] == kNoBlock ? 0u : weight_scale_bf16x2(s.scale[a][r]);
 }
 
-// MMA k-step s (0..3) of a weight step against the first `active` of NT token fragments (b0: elements 4s, 4s+1;
-// b1: 4s+2, 4s+3); `active` is warp-uniform.
+// MMA k-step s (0..3) of a weight step against the first `active` of NT token fragments in block order (b0:
+// elements s, s+4; b1: 8+s, 12+s; see e2m1_bf16.cuh); `active` is warp-uniform. Accumulates 2^-7 times the products.
 template <int NA, int NT>
-__device__ __forceinline__ void mma_weight_step(const DequantTable& table, const WeightStep<NA>& ws, int s,
-                                                const uint32_t (&b0)[NT], const uint32_t (&b1)[NT],
-                                                float (&acc)[NA][NT][4], int active = NT) {
-  const int j0 = 2 * s, j1 = 2 * s + 1;  // bytes of the block: elements 4s, 4s+1 and 4s+2, 4s+3
+__device__ __forceinline__ void mma_weight_step(const WeightStep<NA>& ws, int s, const uint32_t (&b0)[NT],
+                                                const uint32_t (&b1)[NT], float (&acc)[NA][NT][4], int active = NT) {
 #pragma unroll
   for (int a = 0; a < NA; ++a) {
-    const uint32_t a0 = bf16x2_mul(table.pair[block_byte(ws.raw[a][0], j0)], ws.scale[a][0]);
-    const uint32_t a1 = bf16x2_mul(table.pair[block_byte(ws.raw[a][1], j0)], ws.scale[a][1]);
-    const uint32_t a2 = bf16x2_mul(table.pair[block_byte(ws.raw[a][0], j1)], ws.scale[a][0]);
-    const uint32_t a3 = bf16x2_mul(table.pair[block_byte(ws.raw[a][1], j1)], ws.scale[a][1]);
+    const uint32_t a0 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][0].x, s), ws.scale[a][0]);
+    const uint32_t a1 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].x, s), ws.scale[a][1]);
+    const uint32_t a2 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][0].y, s), ws.scale[a][0]);
+    const uint32_t a3 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].y, s), ws.scale[a][1]);
 #pragma unroll
     for (int n = 0; n < NT; ++n) {
       if (n < active) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
@@ -230,23 +208,26 @@ __device__ __forceinline__ void load_step(const WeightOperand<NA>& wo, const Tok
 }
 
 template <int TN, int NA, bool kFp4B>
-__device__ __forceinline__ void mma_step(const DequantTable& table, StepOperands<TN, NA, kFp4B>& st,
-                                         float (&acc)[NA][TN / 8][4]) {
+__device__ __forceinline__ void mma_step(StepOperands<TN, NA, kFp4B>& st, float (&acc)[NA][TN / 8][4]) {
   decode_weight_scales(st.weights);
+  uint32_t b[TN / 8][8];  // token blocks in block order, exact values
+#pragma unroll
+  for (int n = 0; n < TN / 8; ++n) {
+    if constexpr (kFp4B) {
+      dequantize_block_ordered(st.bcodes[n], st.bscale[n], b[n]);
+    } else {
+      order_block(st.bvals[n], b[n]);
+    }
+  }
 #pragma unroll
   for (int s = 0; s < 4; ++s) {
     uint32_t b0[TN / 8], b1[TN / 8];
 #pragma unroll
     for (int n = 0; n < TN / 8; ++n) {
-      if constexpr (kFp4B) {
-        b0[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], 2 * s)], st.bscale[n]);
-        b1[n] = bf16x2_mul(table.pair[block_byte(st.bcodes[n], 2 * s + 1)], st.bscale[n]);
-      } else {
-        b0[n] = st.bvals[n][2 * s];
-        b1[n] = st.bvals[n][2 * s + 1];
-      }
+      b0[n] = b[n][2 * s];
+      b1[n] = b[n][2 * s + 1];
     }
-    mma_weight_step(table, st.weights, s, b0, b1, acc);
+    mma_weight_step(st.weights, s, b0, b1, acc);
   }
 }
 
@@ -254,7 +235,7 @@ __device__ __forceinline__ void mma_step(const DequantTable& table, StepOperands
 // ... The next step's loads are issued before the current step's MMAs (register double buffering) when the tile
 // is small enough for two copies of the operands (kPrefetch).
 template <int TN, int NA, bool kFp4B, bool kPrefetch>
-__device__ __forceinline__ void gemm_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
+__device__ __forceinline__ void gemm_mainloop(const WeightOperand<NA>& wo,
                                               const TokenOperand<TN, kFp4B>& to, int32_t first_step, int32_t stride,
                                               float (&acc)[NA][TN / 8][4]) {
   const int c = threadIdx.x & 3;
@@ -267,14 +248,14 @@ __device__ __forceinline__ void gemm_mainloop(const DequantTable& table, const W
     for (; step < steps; step += stride) {
       const int32_t following = step + stride;
       if (following < steps) load_step(wo, to, following, following * kBlocksPerStep + c < k_blocks, next);
-      mma_step(table, current, acc);
+      mma_step(current, acc);
       current = next;
     }
   } else {
     for (int32_t step = first_step; step < steps; step += stride) {
       StepOperands<TN, NA, kFp4B> current;
       load_step(wo, to, step, step * kBlocksPerStep + c < k_blocks, current);
-      mma_step(table, current, acc);
+      mma_step(current, acc);
     }
   }
 }

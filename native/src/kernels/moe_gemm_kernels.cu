@@ -57,11 +57,8 @@ template <int TN, int KS, bool kGated, bool kFp4B>
 __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int32_t persistent) {
   constexpr int NA = kGated ? 2 : 1;
   constexpr int kRows = rows_per_cta(KS);
-  __shared__ DequantTable table;
   __shared__ float stage[kGemmWarps][TN][kStagePitch];
   __shared__ SplitReduction<KS, NA, TN> split;
-  table.fill();
-  __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   const int32_t row_tiles = (p.intermediate + kRows - 1) / kRows;
   WorkItem w;
@@ -82,8 +79,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
     for (int a = 0; a < NA; ++a)
 #pragma unroll
       for (int n = 0; n < TN / 8; ++n) acc[a][n][0] = acc[a][n][1] = acc[a][n][2] = acc[a][n][3] = 0.0f;
-    gemm_mainloop<TN, NA, kFp4B, (TN <= 32)>(table, wo, token_operand<TN, kFp4B>(p, w, p.hidden, true), warp % KS, KS,
-                                             acc);
+    gemm_mainloop<TN, NA, kFp4B, (TN <= 32)>(wo, token_operand<TN, kFp4B>(p, w, p.hidden, true), warp % KS, KS, acc);
     split.reduce(acc);
     if (warp % KS != 0 || !rows_valid) continue;
 
@@ -94,8 +90,9 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int row = g + (i >= 2 ? 8 : 0), token = n * 8 + 2 * c + (i & 1);
-        const float value = kGated ? silu_gated(__fmul_rn(alpha1, acc[1][n][i]), __fmul_rn(alpha1, acc[0][n][i]))
-                                   : relu_squared(__fmul_rn(alpha1, acc[0][n][i]));
+        const float up = acc[0][n][i] * kWeightProductFix;
+        const float value = kGated ? silu_gated(__fmul_rn(alpha1, acc[1][n][i] * kWeightProductFix), __fmul_rn(alpha1, up))
+                                   : relu_squared(__fmul_rn(alpha1, up));
         stage[warp][token][row] = __bfloat162float(__float2bfloat16_rn(value));
       }
     }
@@ -131,11 +128,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
 template <int TN, int KS, bool kFp4B>
 __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int32_t persistent) {
   constexpr int kRows = rows_per_cta(KS);
-  __shared__ DequantTable table;
   __shared__ float stage[kGemmWarps][TN][kStagePitch];
   __shared__ SplitReduction<KS, 1, TN> split;
-  table.fill();
-  __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   const int32_t row_tiles = (p.hidden + kRows - 1) / kRows;
   WorkItem w;
@@ -149,8 +143,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int3
     float acc[1][TN / 8][4];
 #pragma unroll
     for (int n = 0; n < TN / 8; ++n) acc[0][n][0] = acc[0][n][1] = acc[0][n][2] = acc[0][n][3] = 0.0f;
-    gemm_mainloop<TN, 1, kFp4B, (TN <= 32)>(table, wo, token_operand<TN, kFp4B>(p, w, p.intermediate, false),
-                                            warp % KS, KS, acc);
+    gemm_mainloop<TN, 1, kFp4B, (TN <= 32)>(wo, token_operand<TN, kFp4B>(p, w, p.intermediate, false), warp % KS, KS,
+                                            acc);
     split.reduce(acc);
     if (warp % KS != 0 || !rows_valid) continue;
 
@@ -160,7 +154,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int3
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int row = g + (i >= 2 ? 8 : 0), token = n * 8 + 2 * c + (i & 1);
-        stage[warp][token][row] = acc[0][n][i];
+        stage[warp][token][row] = acc[0][n][i] * kWeightProductFix;
       }
     }
     __syncwarp();

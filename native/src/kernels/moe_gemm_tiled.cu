@@ -4,10 +4,10 @@
 //   FC1 relu2: 128 features; FC2: 128 hidden rows; warp m holds two consecutive 16-row MMA tiles.
 // K advances 64 elements (4 scale blocks) per pipeline step. Each stage holds the weight codes (128 x 32 B) and
 // their 4 scales per row, and the tokens' codes + scales (NVFP4) or bf16 values (W4A16), copied with cp.async
-// kStages - 1 steps ahead. NVFP4 token blocks are dequantised once per CTA into a bf16 tile (double buffered) that
-// all 4 row-warps read; weights are dequantised in registers exactly as in grouped_gemm_sm80.cuh (lane column c
-// owns block c of the step, MMA k-step s its elements 4s..4s+3), so the bf16 tile is read with one 8-byte load per
-// token and k-step and no permutation.
+// kStages - 1 steps ahead. NVFP4 token blocks are dequantised once per CTA into a bf16 tile (double buffered) in
+// the block order of e2m1_bf16.cuh, which all 4 row-warps read with one 8-byte load per token and k-step; weights
+// are dequantised in registers exactly as in grouped_gemm_sm80.cuh (lane column c owns block c of the step). W4A16
+// token blocks stay in natural order in the stage and are reordered in registers.
 #include "moe_gemm_tiled.cuh"
 
 #include <algorithm>
@@ -41,7 +41,7 @@ struct TiledLayout {
   static constexpr int kPipelineBytes = kDequant + (kFp4B ? 2 * TN * kValuePitch * 2 : 0);
   static constexpr int kEpilogueBytes = kWarpsM * kWarpsN * (TN / kWarpsN) * 33 * 4;
   static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
-  static_assert(kBytes + sizeof(DequantTable) <= 48 * 1024, "static shared memory budget");
+  static_assert(kBytes + sizeof(int32_t) <= 48 * 1024, "static shared memory budget");
   static_assert(kStageBytes % 16 == 0 && kB % 16 == 0 && kDequant % 16 == 0, "16-byte aligned planes");
 };
 
@@ -55,7 +55,6 @@ struct TiledKernel {
 
   const MoeParams& p;
   unsigned char* smem;
-  const DequantTable& table;
   WorkItem w;
   int32_t k;          // reduction length
   int32_t k_blocks;
@@ -148,8 +147,7 @@ struct TiledKernel {
       const uint2 raw = *reinterpret_cast<const uint2*>(st + L::kB + i * 8);
       const uint32_t scale = valid ? e4m3_to_bf16x2(st[L::kBScales + i]) : 0u;
       uint32_t v[8];
-#pragma unroll
-      for (int j = 0; j < 8; ++j) v[j] = bf16x2_mul(table.pair[block_byte(raw, j)], scale);
+      dequantize_block_ordered(raw, scale, v);
       uint4* out = reinterpret_cast<uint4*>(dst + token * kValuePitch + block * 16);
       out[0] = make_uint4(v[0], v[1], v[2], v[3]);
       out[1] = make_uint4(v[4], v[5], v[6], v[7]);
@@ -177,7 +175,17 @@ struct TiledKernel {
       for (int r = 0; r < 2; ++r) {
         const int row = staged_row(wm, t, g + 8 * r);
         weights.raw[t][r] = *reinterpret_cast<const uint2*>(st + L::kACodes + row * kCodeBytes + c * 8);
-        weights.scale[t][r] = k_valid ? e4m3_to_bf16x2(st[L::kAScales + row * 4 + c]) : 0u;
+        weights.scale[t][r] = k_valid ? weight_scale_bf16x2(st[L::kAScales + row * 4 + c]) : 0u;
+      }
+    }
+    uint32_t natural[kFp4B ? 1 : kNTiles][8];  // W4A16: the token blocks of the step, natural order
+    if constexpr (!kFp4B) {
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n) {
+        const uint4* src = reinterpret_cast<const uint4*>(values + (wn * kTokensPerWarp + n * 8 + g) * kValuePitch + 16 * c);
+        const uint4 lo = n < active ? src[0] : make_uint4(0u, 0u, 0u, 0u), hi = n < active ? src[1] : lo;
+        natural[n][0] = lo.x; natural[n][1] = lo.y; natural[n][2] = lo.z; natural[n][3] = lo.w;
+        natural[n][4] = hi.x; natural[n][5] = hi.y; natural[n][6] = hi.z; natural[n][7] = hi.w;
       }
     }
 #pragma unroll
@@ -185,13 +193,18 @@ struct TiledKernel {
       uint32_t b0[kNTiles], b1[kNTiles];
 #pragma unroll
       for (int n = 0; n < kNTiles; ++n) {
-        const int token = wn * kTokensPerWarp + n * 8 + g;
-        const uint2 v = n < active ? *reinterpret_cast<const uint2*>(values + token * kValuePitch + 16 * c + 4 * s)
-                                   : make_uint2(0u, 0u);
-        b0[n] = v.x;
-        b1[n] = v.y;
+        if constexpr (kFp4B) {
+          const int token = wn * kTokensPerWarp + n * 8 + g;
+          const uint2 v = n < active ? *reinterpret_cast<const uint2*>(values + token * kValuePitch + 16 * c + 4 * s)
+                                     : make_uint2(0u, 0u);
+          b0[n] = v.x;
+          b1[n] = v.y;
+        } else {
+          b0[n] = ordered_pair(natural[n], 2 * s);
+          b1[n] = ordered_pair(natural[n], 2 * s + 1);
+        }
       }
-      mma_weight_step(table, weights, s, b0, b1, acc, active);
+      mma_weight_step(weights, s, b0, b1, acc, active);
     }
   }
 
@@ -236,13 +249,14 @@ struct TiledKernel {
       for (int i = 0; i < 4; ++i) {
         const int row = g + (i >= 2 ? 8 : 0), token = n * 8 + 2 * c + (i & 1);
         if constexpr (kFc1 && kGated) {
-          const float v = silu_gated(__fmul_rn(alpha, acc[1][n][i]), __fmul_rn(alpha, acc[0][n][i]));
+          const float up = acc[0][n][i] * kWeightProductFix;
+          const float v = silu_gated(__fmul_rn(alpha, acc[1][n][i] * kWeightProductFix), __fmul_rn(alpha, up));
           stage[token * 33 + row] = __bfloat162float(__float2bfloat16_rn(v));
         } else {
 #pragma unroll
           for (int t = 0; t < 2; ++t) {
-            const float v = kFc1 ? __bfloat162float(__float2bfloat16_rn(relu_squared(__fmul_rn(alpha, acc[t][n][i]))))
-                                 : acc[t][n][i];
+            const float sum = acc[t][n][i] * kWeightProductFix;
+            const float v = kFc1 ? __bfloat162float(__float2bfloat16_rn(relu_squared(__fmul_rn(alpha, sum)))) : sum;
             stage[token * 33 + t * 16 + row] = v;
           }
         }
@@ -305,9 +319,7 @@ template <int TN, bool kFc1, bool kGated, bool kFp4B>
 __global__ void __launch_bounds__(kThreads) moe_tiled_kernel(MoeParams p, int32_t persistent) {
   using K = TiledKernel<TN, kFc1, kGated, kFp4B>;
   __shared__ alignas(16) unsigned char smem[TiledLayout<TN, kFp4B>::kBytes];
-  __shared__ DequantTable table;
   __shared__ int32_t claimed;
-  table.fill();
   const int32_t n_rows = kFc1 ? p.intermediate : p.hidden;
   const int32_t row_tiles = (n_rows + K::kFeatures - 1) / K::kFeatures;
   for (int32_t round = 0;; ++round) {
@@ -319,10 +331,9 @@ __global__ void __launch_bounds__(kThreads) moe_tiled_kernel(MoeParams p, int32_
       item = claimed;
     } else {
       if (round > 0) break;
-      __syncthreads();  // the dequantisation table is filled
       item = blockIdx.x;
     }
-    K kernel{p, smem, table};
+    K kernel{p, smem};
     if (!decode_work_item(p, item, row_tiles, TN, K::kFeatures, kernel.w)) break;
     kernel.k = kFc1 ? p.hidden : p.intermediate;
     kernel.k_blocks = kernel.k / 16;

@@ -11,14 +11,15 @@ namespace {
 constexpr int KS = kMicroKSplit;
 static_assert(KS == kGemmWarps, "one 16-row group per CTA: every warp splits K");
 
-// The operand row in shared memory: bf16, natural order, zero-padded to whole K steps.
+// The operand row in shared memory: bf16, each 16-element block in block order (e2m1_bf16.cuh), zero-padded to whole
+// K steps.
 __host__ __device__ constexpr int32_t padded_row(int32_t k) { return (k + 63) / 64 * 64; }
 
 // Weight loads of kMicroStepsInFlight steps first, then their MMAs; B comes from the shared row (every lane reads
 // the token's values: columns other than 0 of the n8 tile are ignored, since MMA columns are independent).
 template <int NA>
-__device__ __forceinline__ void micro_mainloop(const DequantTable& table, const WeightOperand<NA>& wo,
-                                               const __nv_bfloat16* row, float (&acc)[NA][1][4]) {
+__device__ __forceinline__ void micro_mainloop(const WeightOperand<NA>& wo, const __nv_bfloat16* row,
+                                               float (&acc)[NA][1][4]) {
   const int warp = threadIdx.x >> 5, c = threadIdx.x & 3;
   const int32_t k_blocks = wo.k_blocks;
   const int32_t steps = (k_blocks + kBlocksPerStep - 1) / kBlocksPerStep;
@@ -39,7 +40,7 @@ __device__ __forceinline__ void micro_mainloop(const DequantTable& table, const 
       for (int s = 0; s < 4; ++s) {
         const uint2 v = *reinterpret_cast<const uint2*>(block + 4 * s);
         const uint32_t b0[1] = {v.x}, b1[1] = {v.y};
-        mma_weight_step(table, ws[u], s, b0, b1, acc);
+        mma_weight_step(ws[u], s, b0, b1, acc);
       }
     }
   }
@@ -54,7 +55,7 @@ __device__ __forceinline__ void store_block_bf16(__nv_bfloat16* row, int32_t blo
 
 // FC1 input of a pair: step-1 quantised x (NVFP4, bit-identical to the quantiser kernel) or x itself (W4A16).
 template <bool kFp4>
-__device__ void stage_fc1_input(const MoeParams& p, const DequantTable& table, int32_t pair, int32_t l, __nv_bfloat16* row) {
+__device__ void stage_fc1_input(const MoeParams& p, int32_t pair, int32_t l, __nv_bfloat16* row) {
   const __nv_bfloat16* x = p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden;
   const int32_t blocks = p.hidden / 16, padded_blocks = padded_row(p.hidden) / 16;
   const float gs1 = kFp4 ? p.input_scale(l) : 0.0f;
@@ -72,13 +73,9 @@ __device__ void stage_fc1_input(const MoeParams& p, const DequantTable& table, i
           v[2 * j + 1] = __uint_as_float(raw[j] & 0xFFFF0000u);
         }
         const QuantizedBlock q = quantize_block16(v, gs1);
-        const uint2 codes = make_uint2(q.codes[0], q.codes[1]);
-        const uint32_t scale = bf16x2_broadcast(q.q);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) pairs[j] = bf16x2_mul(table.pair[block_byte(codes, j)], scale);
+        dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), bf16x2_broadcast(q.q), pairs);
       } else {
-#pragma unroll
-        for (int j = 0; j < 8; ++j) pairs[j] = raw[j];
+        order_block(raw, pairs);
       }
     }
     store_block_bf16(row, b, pairs);
@@ -87,7 +84,7 @@ __device__ void stage_fc1_input(const MoeParams& p, const DequantTable& table, i
 
 // FC2 input of a pair: its stored codes x block scale (NVFP4) or its bf16 row (W4A16).
 template <bool kFp4>
-__device__ void stage_fc2_input(const MoeParams& p, const DequantTable& table, int32_t pair, __nv_bfloat16* row) {
+__device__ void stage_fc2_input(const MoeParams& p, int32_t pair, __nv_bfloat16* row) {
   const int32_t blocks = p.intermediate / 16, padded_blocks = padded_row(p.intermediate) / 16;
   for (int32_t b = threadIdx.x; b < padded_blocks; b += blockDim.x) {
     uint32_t pairs[8] = {};
@@ -95,13 +92,12 @@ __device__ void stage_fc2_input(const MoeParams& p, const DequantTable& table, i
       if constexpr (kFp4) {
         const uint2 codes = *reinterpret_cast<const uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + 8 * b);
         const uint32_t scale = e4m3_to_bf16x2(p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + b]);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) pairs[j] = bf16x2_mul(table.pair[block_byte(codes, j)], scale);
+        dequantize_block_ordered(codes, scale, pairs);
       } else {
         const uint4* src = reinterpret_cast<const uint4*>(p.a_bf16 + static_cast<int64_t>(pair) * p.intermediate + 16 * b);
         const uint4 lo = src[0], hi = src[1];
-        pairs[0] = lo.x; pairs[1] = lo.y; pairs[2] = lo.z; pairs[3] = lo.w;
-        pairs[4] = hi.x; pairs[5] = hi.y; pairs[6] = hi.z; pairs[7] = hi.w;
+        const uint32_t natural[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+        order_block(natural, pairs);
       }
     }
     store_block_bf16(row, b, pairs);
@@ -112,7 +108,6 @@ template <bool kGated, bool kFp4>
 __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   constexpr int NA = kGated ? 2 : 1;
   extern __shared__ __align__(16) unsigned char dynamic_smem[];
-  __shared__ DequantTable table;
   __shared__ SplitReduction<KS, NA, 8> split;
   __shared__ float activations[kRowsPerWarp];
   const int32_t row_groups = p.intermediate / kRowsPerWarp;
@@ -121,9 +116,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   const int32_t l = p.local_expert_of(pair);
   if (l < 0) return;  // the whole CTA leaves together
   __nv_bfloat16* row = reinterpret_cast<__nv_bfloat16*>(dynamic_smem);
-  table.fill();
-  __syncthreads();
-  stage_fc1_input<kFp4>(p, table, pair, l, row);
+  stage_fc1_input<kFp4>(p, pair, l, row);
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   int32_t rows[NA][2];
@@ -135,7 +128,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   WeightOperand<NA> wo;
   wo.bind(p.w1 + static_cast<int64_t>(l) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, l, p.hidden, rows);
   float acc[NA][1][4] = {};
-  micro_mainloop(table, wo, row, acc);
+  micro_mainloop(wo, row, acc);
   split.reduce(acc);
   if (warp != 0) return;
   if (c == 0) {  // column 0 = the token: rows g (register 0) and g + 8 (register 2)
@@ -143,8 +136,9 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int i = 2 * r;
-      const float v = kGated ? silu_gated(__fmul_rn(alpha1, acc[1][0][i]), __fmul_rn(alpha1, acc[0][0][i]))
-                             : relu_squared(__fmul_rn(alpha1, acc[0][0][i]));
+      const float up = acc[0][0][i] * kWeightProductFix;
+      const float v = kGated ? silu_gated(__fmul_rn(alpha1, acc[1][0][i] * kWeightProductFix), __fmul_rn(alpha1, up))
+                             : relu_squared(__fmul_rn(alpha1, up));
       activations[g + 8 * r] = __bfloat162float(__float2bfloat16_rn(v));
     }
   }
@@ -172,7 +166,6 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
 template <bool kFp4>
 __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
   extern __shared__ __align__(16) unsigned char dynamic_smem[];
-  __shared__ DequantTable table;
   __shared__ SplitReduction<KS, 1, 8> split;
   const int32_t row_groups = p.hidden / kRowsPerWarp;
   const int32_t pair = blockIdx.x / row_groups;
@@ -180,22 +173,20 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
   const int32_t l = p.local_expert_of(pair);
   if (l < 0) return;
   __nv_bfloat16* row = reinterpret_cast<__nv_bfloat16*>(dynamic_smem);
-  table.fill();
-  __syncthreads();
-  stage_fc2_input<kFp4>(p, table, pair, row);
+  stage_fc2_input<kFp4>(p, pair, row);
   __syncthreads();
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, c = threadIdx.x & 3;
   const int32_t rows[1][2] = {{h_first + g, h_first + g + 8}};
   WeightOperand<1> wo;
   wo.bind(p.w2 + static_cast<int64_t>(l) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa, l, p.intermediate, rows);
   float acc[1][1][4] = {};
-  micro_mainloop(table, wo, row, acc);
+  micro_mainloop(wo, row, acc);
   split.reduce(acc);
   if (warp != 0 || c != 0) return;
   const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(l));
   float* y = p.y + static_cast<int64_t>(pair) * p.hidden + h_first;
-  y[g] = __fmul_rn(scale, acc[0][0][0]);
-  y[g + 8] = __fmul_rn(scale, acc[0][0][2]);
+  y[g] = __fmul_rn(scale, acc[0][0][0] * kWeightProductFix);
+  y[g + 8] = __fmul_rn(scale, acc[0][0][2] * kWeightProductFix);
 }
 
 template <typename Kernel>
