@@ -66,8 +66,8 @@ __device__ __forceinline__ void dequantize_block_ordered(uint2 codes, uint32_t s
   }
 }
 
-// Pair j of natural bf16 pairs (natural[j] = elements 2j, 2j+1) in block order.
-__device__ __forceinline__ uint32_t ordered_pair(const uint32_t (&natural)[8], int j) {
+// Pair j of natural bf16 pairs (natural[j] = elements 2j, 2j+1; registers or shared memory) in block order.
+__device__ __forceinline__ uint32_t ordered_pair(const uint32_t* natural, int j) {
   const int s = j >> 1, base = (j & 1) * 4;           // pair 2s: elements s, s+4; pair 2s+1: 8+s, 12+s
   const uint32_t selector = (s & 1) ? 0x7632u : 0x5410u;  // high or low halves of the two source pairs
   return __byte_perm(natural[base + (s >> 1)], natural[base + (s >> 1) + 2], selector);

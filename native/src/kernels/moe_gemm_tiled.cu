@@ -1,4 +1,5 @@
-// CTA = 8 warps (4 along the weight rows x 2 along the tokens) over a tile of 128 weight rows x TN tokens:
+// CTA = 4 warps along the weight rows over a tile of 128 weight rows x TN tokens (every warp takes all TN tokens,
+// so each dequantised weight fragment feeds TN / 8 MMAs):
 //   FC1 silu : 64 features = up rows [n0, n0+64) and gate rows [I+n0, I+n0+64); warp m holds up and gate of 16
 //              features, so the activation stays in the lane that accumulated both halves.
 //   FC1 relu2: 128 features; FC2: 128 hidden rows; warp m holds two consecutive 16-row MMA tiles.
@@ -20,14 +21,17 @@
 namespace b12x {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = 128;
 constexpr int kWarpsM = 4;
-constexpr int kWarpsN = 2;
+constexpr int kWarpsN = 1;
 constexpr int kRowsA = 128;             // weight rows staged per step
 constexpr int kStepBlocks = 4;          // 4 x 16 = 64 K elements per step
 constexpr int kCodeBytes = kStepBlocks * 8;
 constexpr int kValuePitch = 64 + 8;     // bf16 per token row of a B tile: 64 values + 16 B against bank conflicts
 static_assert(kThreads == 32 * kWarpsM * kWarpsN, "warp grid");
+// CTAs per SM the register budget is sized for: 4 x 46 KB of shared memory fit an SM's 228 KB, so registers (at most
+// 65536 / (4 x 128) = 128 per thread) would otherwise be the limit.
+constexpr int kTiledBlocksPerSm = 4;
 
 template <int TN, bool kFp4B>
 struct TiledLayout {
@@ -42,6 +46,7 @@ struct TiledLayout {
   static constexpr int kEpilogueBytes = kWarpsM * kWarpsN * (TN / kWarpsN) * 33 * 4;
   static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
   static_assert(kBytes + sizeof(int32_t) <= 48 * 1024, "static shared memory budget");
+  static_assert(kTiledBlocksPerSm * (kBytes + 1024) <= 228 * 1024, "kTiledBlocksPerSm CTAs share an SM's 228 KB");
   static_assert(kStageBytes % 16 == 0 && kB % 16 == 0 && kDequant % 16 == 0, "16-byte aligned planes");
 };
 
@@ -178,30 +183,22 @@ struct TiledKernel {
         weights.scale[t][r] = k_valid ? weight_scale_bf16x2(st[L::kAScales + row * 4 + c]) : 0u;
       }
     }
-    uint32_t natural[kFp4B ? 1 : kNTiles][8];  // W4A16: the token blocks of the step, natural order
-    if constexpr (!kFp4B) {
-#pragma unroll
-      for (int n = 0; n < kNTiles; ++n) {
-        const uint4* src = reinterpret_cast<const uint4*>(values + (wn * kTokensPerWarp + n * 8 + g) * kValuePitch + 16 * c);
-        const uint4 lo = n < active ? src[0] : make_uint4(0u, 0u, 0u, 0u), hi = n < active ? src[1] : lo;
-        natural[n][0] = lo.x; natural[n][1] = lo.y; natural[n][2] = lo.z; natural[n][3] = lo.w;
-        natural[n][4] = hi.x; natural[n][5] = hi.y; natural[n][6] = hi.z; natural[n][7] = hi.w;
-      }
-    }
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
       uint32_t b0[kNTiles], b1[kNTiles];
 #pragma unroll
       for (int n = 0; n < kNTiles; ++n) {
-        if constexpr (kFp4B) {
-          const int token = wn * kTokensPerWarp + n * 8 + g;
-          const uint2 v = n < active ? *reinterpret_cast<const uint2*>(values + token * kValuePitch + 16 * c + 4 * s)
-                                     : make_uint2(0u, 0u);
+        const __nv_bfloat16* block = values + (wn * kTokensPerWarp + n * 8 + g) * kValuePitch + 16 * c;
+        if (n >= active) {
+          b0[n] = b1[n] = 0u;
+        } else if constexpr (kFp4B) {
+          const uint2 v = *reinterpret_cast<const uint2*>(block + 4 * s);
           b0[n] = v.x;
           b1[n] = v.y;
         } else {
-          b0[n] = ordered_pair(natural[n], 2 * s);
-          b1[n] = ordered_pair(natural[n], 2 * s + 1);
+          const uint32_t* natural = reinterpret_cast<const uint32_t*>(block);
+          b0[n] = ordered_pair(natural, 2 * s);
+          b1[n] = ordered_pair(natural, 2 * s + 1);
         }
       }
       mma_weight_step(weights, s, b0, b1, acc, active);
@@ -263,8 +260,7 @@ struct TiledKernel {
       }
     }
     __syncwarp();
-    const int token = lane;
-    if (token < kTokensPerWarp) {
+    for (int token = lane; token < kTokensPerWarp; token += 32) {
       const int32_t local = wn * kTokensPerWarp + token;
       if (local < w.slots) {
         const int64_t slot = w.first_slot + local;
@@ -316,7 +312,7 @@ struct TiledKernel {
 };
 
 template <int TN, bool kFc1, bool kGated, bool kFp4B>
-__global__ void __launch_bounds__(kThreads) moe_tiled_kernel(MoeParams p, int32_t persistent) {
+__global__ void __launch_bounds__(kThreads, kTiledBlocksPerSm) moe_tiled_kernel(MoeParams p, int32_t persistent) {
   using K = TiledKernel<TN, kFc1, kGated, kFp4B>;
   __shared__ alignas(16) unsigned char smem[TiledLayout<TN, kFp4B>::kBytes];
   __shared__ int32_t claimed;
