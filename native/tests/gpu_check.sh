@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One pass on a CUDA machine, from the repository root: builds native/ for sm_90a, checks the fault hook
+# One pass on a CUDA machine (B12X_TEST_TIMEOUT: seconds for the test run, default 400), from the repository root: builds native/ for sm_90a, checks the fault hook
 # (B12X_FAULT=0 skips it), profiles the decode and prefill kernels with Nsight Compute, runs the named GPU tests
 # (optionally under compute-sanitizer) and builds every architecture in the background to check the fat binary.
 # Results go to $OUT.
@@ -30,7 +30,7 @@ if [ "${B12X_PROFILE:-1}" = 1 ]; then
   grep -E "^  [a-zA-Z_].*\(|gpu__time_duration|dram__throughput|hmma" "$out/ncu.log" | sed -E 's/\(MoeParams.*//; s/ +/ /g' | paste - - - - | grep -v "at::" | head -40
 fi
 run_tests() { B12X_NATIVE_LIB=/tmp/nb/libb12x.so B12X_REQUIRE_CUDA=1 bash .gpu/env.sh dotnet .gpu/tests/Microsoft.ML.B12x.Tests.dll --no-ansi --progress off --output Detailed --filter "$1"; }
-timeout 400 bash -c "$(declare -f run_tests); run_tests '$filter'" > "$out/gpu-tests.log" 2>&1
+timeout "${B12X_TEST_TIMEOUT:-400}" bash -c "$(declare -f run_tests); run_tests '$filter'" > "$out/gpu-tests.log" 2>&1
 echo "GPU tests rc=$?"; grep -E "^(passed|failed|skipped)|total:|failed:|succeeded:|skipped:" "$out/gpu-tests.log" | grep -vE "^passed" | tail -12
 if [ -n "${B12X_SANITIZE:-}" ]; then
   for tool in memcheck racecheck synccheck initcheck; do
