@@ -2,7 +2,7 @@
 # One pass on a CUDA machine, from the repository root: builds native/ for sm_90a, checks the fault hook
 # (B12X_FAULT=0 skips it), profiles the decode and prefill kernels with Nsight Compute, runs the named GPU tests
 # (optionally under compute-sanitizer) and builds every architecture in the background to check the fat binary.
-# Results go to $OUT.
+# Results go to $OUT. B12X_TEST_TIMEOUT: seconds for the test run (default 400).
 set -uo pipefail
 out=${OUT:-/tmp/out}
 filter=${1:-FullyQualifiedName~Backends.Cuda}
