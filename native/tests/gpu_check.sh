@@ -2,7 +2,8 @@
 # One pass on a CUDA machine, from the repository root: builds native/ for sm_90a, checks the fault hook
 # (B12X_FAULT=0 skips it), profiles the decode and prefill kernels with Nsight Compute, runs the named GPU tests
 # (optionally under compute-sanitizer) and builds every architecture in the background to check the fat binary.
-# Results go to $OUT. B12X_TEST_TIMEOUT: seconds for the test run (default 400).
+# Results go to $OUT. B12X_TEST_TIMEOUT: seconds for the test run (default 400); B12X_SANITIZE: test filter run
+# under each of B12X_SANITIZE_TOOLS (default all four), B12X_SANITIZE_TIMEOUT seconds each (default 90).
 set -uo pipefail
 out=${OUT:-/tmp/out}
 filter=${1:-FullyQualifiedName~Backends.Cuda}
@@ -33,8 +34,8 @@ run_tests() { B12X_NATIVE_LIB=/tmp/nb/libb12x.so B12X_REQUIRE_CUDA=1 bash .gpu/e
 timeout "${B12X_TEST_TIMEOUT:-400}" bash -c "$(declare -f run_tests); run_tests '$filter'" > "$out/gpu-tests.log" 2>&1
 echo "GPU tests rc=$?"; grep -E "^(passed|failed|skipped)|total:|failed:|succeeded:|skipped:" "$out/gpu-tests.log" | grep -vE "^passed" | tail -12
 if [ -n "${B12X_SANITIZE:-}" ]; then
-  for tool in memcheck racecheck synccheck initcheck; do
-    timeout 90 compute-sanitizer --tool $tool --print-limit 20 bash -c "$(declare -f run_tests); run_tests '$B12X_SANITIZE'" > "$out/sanitizer-$tool.log" 2>&1
+  for tool in ${B12X_SANITIZE_TOOLS:-memcheck racecheck synccheck initcheck}; do
+    timeout "${B12X_SANITIZE_TIMEOUT:-90}" compute-sanitizer --tool $tool --print-limit 20 bash -c "$(declare -f run_tests); run_tests '$B12X_SANITIZE'" > "$out/sanitizer-$tool.log" 2>&1
     echo "$tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|succeeded:|failed:' "$out/sanitizer-$tool.log" | tr '\n' ' ')"
   done
 fi
