@@ -11,7 +11,8 @@ With --fault, checks the fault hook (b12x_fault_arm) instead:
     with B12X_STATUS_CUDA_ERROR and a message naming the step, and the call after it gives the bits of a clean run;
   * an armed illegal-address fault, in a child process, makes a later b12x_moe_run return
     B12X_STATUS_CUDA_CONTEXT_LOST with a message, and the child exits normally.
-Usage: python3 moe_smoke.py path/to/libb12x.so [--quick] [--bench] [--fault]
+--bench-only prints only the benchmark table; --profile runs a few benchmark cases for ncu.
+Usage: python3 moe_smoke.py path/to/libb12x.so [--quick] [--bench | --bench-only | --profile | --fault]
 """
 import ctypes
 import math
