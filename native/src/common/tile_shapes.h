@@ -25,6 +25,11 @@ constexpr int kDynamicKSplit = 1;
 // to 136 us against 8 steps (160 registers, 3 CTAs per SM); 2 and 3 steps were within noise of 4.
 constexpr int kMicroStepsInFlight = 4;
 
+// NVFP4 decode (moe_micro_nvfp4.cu): 128-element slabs a warp keeps in flight through cp.async. Little's law at
+// 4.8 TB/s and about 1 us of loaded DRAM latency asks for about 36 KB in flight per SM (132 SMs); 3 slabs of the
+// gated FC1 are 7.5 KB per warp, 30 KB per CTA, of which two thirds are in flight while one slab is multiplied.
+constexpr int kMicroSlabsInFlight = 3;
+
 // Reference kernels: one CTA per slot, threads over output features.
 constexpr int kReferenceThreads = 256;
 

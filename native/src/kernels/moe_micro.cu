@@ -1,9 +1,10 @@
 #include "moe_micro.cuh"
 
-#include "../common/activation.cuh"
 #include "../common/nvfp4_block.cuh"
 #include "../common/tile_shapes.h"
 #include "grouped_gemm_sm80.cuh"
+#include "micro_epilogue.cuh"
+#include "moe_micro_nvfp4.cuh"
 
 namespace b12x {
 namespace {
@@ -135,11 +136,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
     const float alpha1 = p.alpha1(l);
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int i = 2 * r;
-      const float up = acc[0][0][i] * kWeightProductFix;
-      const float v = kGated ? silu_gated(__fmul_rn(alpha1, acc[1][0][i] * kWeightProductFix), __fmul_rn(alpha1, up))
-                             : relu_squared(__fmul_rn(alpha1, up));
-      activations[g + 8 * r] = __bfloat162float(__float2bfloat16_rn(v));
+      activations[g + 8 * r] = micro_fc1_activation<kGated>(alpha1, acc[0][0][2 * r] * kWeightProductFix,
+                                                            acc[NA - 1][0][2 * r] * kWeightProductFix);
     }
   }
   __syncwarp();
@@ -147,20 +145,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   float v[16];
 #pragma unroll
   for (int i = 0; i < 16; ++i) v[i] = activations[i];
-  if constexpr (kFp4) {
-    const QuantizedBlock q = quantize_block16(v, p.gs2.at(l));
-    *reinterpret_cast<uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + n_first / 2) =
-        make_uint2(q.codes[0], q.codes[1]);
-    p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(q.scale);
-  } else {
-    uint32_t packed[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      packed[i] = static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * i]))) |
-                  (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * i + 1]))) << 16);
-    }
-    store_block_bf16(p.a_bf16 + static_cast<int64_t>(pair) * p.intermediate + n_first, 0, packed);
-  }
+  micro_store_fc1_block<kFp4>(p, pair, l, n_first, v);
 }
 
 template <bool kFp4>
@@ -183,10 +168,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
   micro_mainloop(wo, row, acc);
   split.reduce(acc);
   if (warp != 0 || c != 0) return;
-  const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(l));
-  float* y = p.y + static_cast<int64_t>(pair) * p.hidden + h_first;
-  y[g] = __fmul_rn(scale, acc[0][0][0] * kWeightProductFix);
-  y[g + 8] = __fmul_rn(scale, acc[0][0][2] * kWeightProductFix);
+  micro_store_fc2_row(p, pair, l, h_first + g, acc[0][0][0] * kWeightProductFix);
+  micro_store_fc2_row(p, pair, l, h_first + g + 8, acc[0][0][2] * kWeightProductFix);
 }
 
 template <typename Kernel>
@@ -210,6 +193,7 @@ MicroKernel micro_fc2_of(bool nvfp4) { return nvfp4 ? moe_micro_fc2<true> : moe_
 }  // namespace
 
 cudaError_t micro_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, bool nvfp4, size_t* bytes) {
+  if (micro_block_sums_apply(nvfp4, hidden, intermediate)) return micro_nvfp4_shared_bytes(hidden, intermediate, gated, bytes);
   cudaFuncAttributes fc1{}, fc2{};
   cudaError_t e = cudaFuncGetAttributes(&fc1, micro_fc1_of(gated, nvfp4));
   if (e == cudaSuccess) e = cudaFuncGetAttributes(&fc2, micro_fc2_of(nvfp4));
@@ -221,6 +205,7 @@ cudaError_t micro_shared_bytes(int32_t hidden, int32_t intermediate, bool gated,
 }
 
 cudaError_t launch_moe_micro(const MoeParams& p, cudaStream_t stream, const char** step) {
+  if (micro_block_sums_apply(p.nvfp4, p.hidden, p.intermediate)) return launch_moe_micro_nvfp4(p, stream, step);
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
   const unsigned fc1_grid = static_cast<unsigned>(pairs * (p.intermediate / kRowsPerWarp));
   const unsigned fc2_grid = static_cast<unsigned>(pairs * (p.hidden / kRowsPerWarp));

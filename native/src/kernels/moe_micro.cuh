@@ -1,4 +1,5 @@
-// The micro (decode) strategy: no routing pass, three launches.
+// The micro (decode) strategy: no routing pass, three launches. NVFP4 layers whose H and I are multiples of 64 run
+// the block-sum kernels of moe_micro_nvfp4.cuh; the kernels below serve W4A16 and the other NVFP4 shapes.
 //   moe_micro_fc1   one CTA per (routed pair, 16 intermediate features): the pair's x row is quantised once into
 //                   shared memory (step 1, one 16-block per thread), then FC1 up and gate, activation, bf16,
 //                   FC2-input quantisation into the pair's row of the aq plane (rows indexed by pair).

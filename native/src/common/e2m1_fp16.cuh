@@ -1,0 +1,68 @@
+// NVFP4 operands of fp16 tensor-core MMAs whose 16-block sums come out exact, before any block scale is applied
+// (the micro NVFP4 kernels, kernels/moe_micro_nvfp4.cu).
+//
+// Weight codes: an fp16 whose high byte is s 0 0 e1 e0 m 0 0 and low byte zero reads as value * 2^-14 exactly: the
+// magnitude field lands on the two low exponent bits and the top mantissa bit (e = 0 gives the subnormal m * 2^-15,
+// code 1 = 0.5; e >= 1 gives 2^(e-15) * (1 + m/2)) and s is the sign. e2m1_word_fp16 forms that high byte for the 4
+// even and the 4 odd codes of a word with three or four bit operations each, then one byte permute per fp16x2:
+// 11 instructions per 8 codes. Pairs are (n_i, n_{i+4}), so the two codes of a pair sit in bytes i/2 and i/2 + 2.
+//
+// Token values: an NVFP4 value code * scale has at most 6 significant bits and lies in [2^-10, 2688] (or is 0), so it
+// is exact in fp16. Every MMA product code * value * 2^-14 is then exact, and so is a 16-block's sum: all its terms
+// are multiples of the block's token scale times 2^-16 and the sum stays below 2^12 such units, far inside fp32's 24
+// bits, whatever order the tensor core adds them in. Multiplying that sum by the E4M3 weight scale (4 significant
+// bits) is exact too, so one fused multiply-add per block adds the exact block partial sum: the contract's order
+// freedom is only in the order of blocks (docs/semantics.md step 2). Accumulators hold 2^-14 times the true sums;
+// kBlockSumFix (exact) restores them.
+//
+// Block order of a staged token block: word t (0..7) holds elements (t, t + 4) for t < 4 and (t + 4, t + 8) for
+// t >= 4, the pairs of the block's two code words in the order the weights use them.
+#pragma once
+#include <cuda_fp16.h>
+#include <cstdint>
+#include "e4m3.cuh"
+
+namespace b12x {
+
+constexpr float kBlockSumFix = 0x1p14f;  // accumulators of e2m1_pair_fp16 products hold 2^-14 times the sums
+
+// The 8 codes of w as 4 fp16x2 of value * 2^-14: pairs[i] = (n_i low, n_{i+4} high).
+__device__ __forceinline__ void e2m1_word_fp16(uint32_t w, uint32_t (&pairs)[4]) {
+  const uint32_t even = ((w << 4) & 0x80808080u) | ((w << 1) & 0x0E0E0E0Eu);  // high bytes of n0, n2, n4, n6
+  const uint32_t odd = (w & 0x80808080u) | ((w >> 3) & 0x0E0E0E0Eu);         // high bytes of n1, n3, n5, n7
+  pairs[0] = __byte_perm(even, 0u, 0x2404);  // bytes (0, n0, 0, n4): selector 4 is a zero byte of the second word
+  pairs[1] = __byte_perm(odd, 0u, 0x2404);
+  pairs[2] = __byte_perm(even, 0u, 0x3414);
+  pairs[3] = __byte_perm(odd, 0u, 0x3414);
+}
+
+// Elements of word t of a block in block order (see above): low half, then high half = low + 4.
+__host__ __device__ constexpr int block_order_low(int t) { return (t & 3) + (t >= 4 ? 8 : 0); }
+
+// Two E4M3 bytes (low byte first) as two floats, exactly (0x7F / 0xFF give NaN, as e4m3_decode).
+__device__ __forceinline__ float2 e4m3x2_to_float2(uint32_t two) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  uint32_t h;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(h) : "h"(static_cast<unsigned short>(two & 0xFFFFu)));
+  return __half22float2(*reinterpret_cast<const __half2*>(&h));
+#else
+  return make_float2(e4m3_decode(two & 0xFFu), e4m3_decode((two >> 8) & 0xFFu));
+#endif
+}
+
+// fp16 pair of two values known to be exact in fp16 (code * scale of an NVFP4 block).
+__device__ __forceinline__ uint32_t fp16x2_bits(float low, float high) {
+  const __half2 h = __floats2half2_rn(low, high);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+__device__ __forceinline__ void mma_f16_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                              uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+}  // namespace b12x
