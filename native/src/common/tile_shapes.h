@@ -29,6 +29,8 @@ constexpr int kMicroStepsInFlight = 4;
 // 4.8 TB/s and about 1 us of loaded DRAM latency asks for about 36 KB in flight per SM (132 SMs); 3 slabs of the
 // gated FC1 are 7.5 KB per warp, 30 KB per CTA, of which two thirds are in flight while one slab is multiplied.
 constexpr int kMicroSlabsInFlight = 3;
+// NVFP4 decode: warps per CTA, each taking every kMicroNvfp4Warps-th slab of K.
+constexpr int kMicroNvfp4Warps = 4;
 
 // Reference kernels: one CTA per slot, threads over output features.
 constexpr int kReferenceThreads = 256;

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include "../common/cuda_check.h"
 #include "../common/fault_injection.h"
+#include "../common/pdl.cuh"
 #include "../common/tile_shapes.h"
 #include "../kernels/moe_combine.cuh"
 #include "../kernels/moe_gemm_kernels.cuh"
 #include "../kernels/moe_gemm_tiled.cuh"
 #include "../kernels/moe_micro.cuh"
+#include "../kernels/moe_micro_nvfp4.cuh"
 #include "../kernels/moe_reference.cuh"
 #include "../kernels/moe_routing.cuh"
 #include "../kernels/quantize_nvfp4.cuh"
@@ -73,6 +75,8 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.aq_codes = reinterpret_cast<uint8_t*>(base + w.aq_codes);
   p.aq_scales = reinterpret_cast<uint8_t*>(base + w.aq_scales);
   p.a_bf16 = reinterpret_cast<__nv_bfloat16*>(base + w.a_bf16);
+  p.x_fp16 = reinterpret_cast<uint32_t*>(base + w.x_fp16);
+  p.a_fp16 = reinterpret_cast<uint32_t*>(base + w.a_fp16);
   p.y = reinterpret_cast<float*>(base + w.y);
   p.token_tile = token_tile_of(strategy);
   return p;
@@ -134,8 +138,11 @@ int32_t resolve_strategy(const b12x_moe_problem_t& q) {
 }
 
 WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
-  return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts,
-                               q.quant_mode == B12X_QUANT_MODE_NVFP4);
+  const bool nvfp4 = q.quant_mode == B12X_QUANT_MODE_NVFP4;
+  const bool staged_fp16 =
+      resolve_strategy(q) == B12X_STRATEGY_MICRO && micro_block_sums_apply(nvfp4, q.hidden, q.intermediate);
+  return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts, nvfp4,
+                               staged_fp16);
 }
 
 b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,
@@ -178,10 +185,12 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
                           static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
                                                 (kCombineThreads * kCombineColumnsPerThread)));
   if (strategy == B12X_STRATEGY_MICRO) {  // no routing pass: rows are indexed by pair
+    int major = 0;
+    B12X_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, q.device), "compute capability query");
+    const bool pdl = major >= 9;  // programmatic dependent launch between the decode kernels (pdl.cuh)
     const char* step = "micro launch";
-    B12X_CUDA_TRY(launch_moe_micro(p, stream, &step), step);
-    moe_combine<<<combine_grid, kCombineThreads, 0, stream>>>(p);
-    B12X_CUDA_TRY(cudaGetLastError(), "combine launch");
+    B12X_CUDA_TRY(launch_moe_micro(p, pdl, stream, &step), step);
+    B12X_CUDA_TRY(launch_kernel(moe_combine, combine_grid, dim3(kCombineThreads), 0, stream, pdl, p), "combine launch");
     return B12X_STATUS_SUCCESS;
   }
 

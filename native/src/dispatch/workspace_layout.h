@@ -11,6 +11,7 @@ struct WorkspaceLayout {
   size_t counts, cursor, offsets, tile_prefix, queue_heads;  // control block, zeroed per call (counts)
   size_t slot_pair, slot_expert;
   size_t xq_codes, xq_scales, aq_codes, aq_scales, a_bf16;    // 0-sized planes are unused by the mode
+  size_t x_fp16, a_fp16;  // micro NVFP4 only: FC1 and FC2 inputs as exact fp16 values in block order
   size_t y;
   size_t total;
 };
@@ -18,7 +19,7 @@ struct WorkspaceLayout {
 constexpr size_t kWorkspaceAlignment = 256;
 
 inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int64_t hidden, int64_t intermediate,
-                                             int64_t local_experts, bool nvfp4) {
+                                             int64_t local_experts, bool nvfp4, bool staged_fp16) {
   WorkspaceLayout w{};
   size_t at = 0;
   auto place = [&at](size_t bytes) {
@@ -40,6 +41,8 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.aq_codes = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 2) : 0);
   w.aq_scales = place(nvfp4 ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(intermediate))) : 0);
   w.a_bf16 = place(nvfp4 ? 0 : pairs * static_cast<size_t>(intermediate) * 2);
+  w.x_fp16 = place(staged_fp16 ? pairs * static_cast<size_t>(hidden) * 2 : 0);
+  w.a_fp16 = place(staged_fp16 ? pairs * static_cast<size_t>(intermediate) * 2 : 0);
   w.y = place(pairs * static_cast<size_t>(hidden) * 4);
   w.total = at;
   return w;

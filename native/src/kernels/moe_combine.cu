@@ -1,5 +1,7 @@
 #include "moe_combine.cuh"
 
+#include "../common/pdl.cuh"
+
 namespace b12x {
 
 __global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p) {
@@ -21,6 +23,7 @@ __global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p) {
   }
   if (local_nonfinite) any_nonfinite = 1;
   __syncthreads();
+  pdl_wait();  // x is the caller's; y comes from the kernel before (launched with programmatic serialization in decode)
 
   const int32_t h0 = (blockIdx.y * blockDim.x + threadIdx.x) * kCombineColumnsPerThread;
   if (h0 >= p.hidden) return;

@@ -4,18 +4,20 @@
 #include "../common/e2m1.cuh"
 #include "../common/e2m1_fp16.cuh"
 #include "../common/nvfp4_block.cuh"
+#include "../common/pdl.cuh"
 #include "../common/tile_shapes.h"
 #include "micro_epilogue.cuh"
 
 namespace b12x {
 namespace {
 
-constexpr int kSplit = kGemmThreads / 32;        // warps of a CTA, each taking every kSplit-th slab of K
+constexpr int kSplit = kMicroNvfp4Warps;          // warps of a CTA, each taking every kSplit-th slab of K
+constexpr int kThreads = kSplit * 32;
 constexpr int kRows = 16;                         // M of mma.m16n8k16: the CTA's rows of each weight matrix
 constexpr int kSlabBlocks = 8;                    // one 16-block per column of the n8 MMA tile
 constexpr int kSlabCodeBytes = kSlabBlocks * 8;   // code bytes of one row in a slab
 constexpr int kStages = kMicroSlabsInFlight;
-static_assert(kSplit == 4, "4 warps split K");
+static_assert(kThreads >= 2 * 16, "the epilogues use one thread per row of the CTA's two 16-row tiles");
 
 __host__ __device__ constexpr int32_t slabs_of(int32_t k) { return (k + kSlabBlocks * 16 - 1) / (kSlabBlocks * 16); }
 
@@ -184,7 +186,7 @@ __device__ __forceinline__ void reduce_rows(float (&acc)[NA][2], float (&partial
 }
 
 // Block b of an NVFP4 row (codes: elements 0..7 in .x, 8..15 in .y; q: its decoded scale) as 8 fp16 pairs of the
-// exact values, in block order (e2m1_fp16.cuh).
+// exact values, in block order (e2m1_fp16.cuh), at words 8b.. of a row in global or shared memory.
 __device__ __forceinline__ void store_block_values(uint32_t* tokens, int32_t b, uint2 codes, float q) {
   uint32_t words[8];
 #pragma unroll
@@ -199,19 +201,50 @@ __device__ __forceinline__ void store_block_values(uint32_t* tokens, int32_t b, 
   dst[1] = make_uint4(words[4], words[5], words[6], words[7]);
 }
 
-__device__ __forceinline__ void store_zero_block(uint32_t* tokens, int32_t b) {
-  uint4* dst = reinterpret_cast<uint4*>(tokens + static_cast<int64_t>(b) * 8);
-  dst[0] = dst[1] = make_uint4(0u, 0u, 0u, 0u);
+// Step 1 for every routed pair of the call, one 16-block per thread: the pair's x block quantised with its expert's
+// gs1, stored as exact fp16 values in block order into the pair's x_fp16 row, so that FC1's CTAs copy the row
+// instead of each quantising it again. Pairs without a local expert are skipped.
+__global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_quantize(MoeParams p) {
+  pdl_launch_dependents();
+  const int32_t blocks = p.hidden / 16;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<int64_t>(p.pairs()) * blocks) return;
+  const int32_t pair = static_cast<int32_t>(i / blocks), b = static_cast<int32_t>(i % blocks);
+  const int32_t l = p.local_expert_of(pair);
+  if (l < 0) return;
+  const uint4* row = reinterpret_cast<const uint4*>(p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden + 16 * b);
+  const uint4 lo = row[0], hi = row[1];
+  const uint32_t raw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+  float v[16];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    v[2 * j] = __uint_as_float(raw[j] << 16);
+    v[2 * j + 1] = __uint_as_float(raw[j] & 0xFFFF0000u);
+  }
+  const QuantizedBlock q = quantize_block16(v, p.input_scale(l));
+  store_block_values(p.x_fp16 + static_cast<int64_t>(pair) * (p.hidden / 2), b, make_uint2(q.codes[0], q.codes[1]), q.q);
+}
+
+// The pair's staged row (K / 2 fp16 pairs written by the kernel before this one) into shared memory, then zero blocks
+// up to whole slabs and the one zero block the MMAs read in lanes that own no column. Every thread must call it.
+__device__ __forceinline__ void load_staged_row(const uint32_t* staged, int32_t k, int32_t slabs, uint32_t* tokens) {
+  pdl_wait();
+  const uint4* src = reinterpret_cast<const uint4*>(staged);
+  uint4* dst = reinterpret_cast<uint4*>(tokens);
+  const int32_t chunks = k / 8, padded_chunks = (slabs * kSlabBlocks + 1) * 2;  // 16 bytes = 8 values
+  for (int32_t j = threadIdx.x; j < padded_chunks; j += blockDim.x) dst[j] = j < chunks ? src[j] : make_uint4(0u, 0u, 0u, 0u);
+  __syncthreads();
 }
 
 template <bool kGated>
-__global__ void __launch_bounds__(kGemmThreads) moe_micro_nvfp4_fc1(MoeParams p) {
+__global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc1(MoeParams p) {
   constexpr int NA = kGated ? 2 : 1;
   extern __shared__ __align__(16) unsigned char dynamic_smem[];
   __shared__ SlabRing<NA> ring;
   __shared__ float partial[kSplit][NA][kRows];
   __shared__ float sums[NA][kRows];
   __shared__ float activations[kRows];
+  pdl_launch_dependents();
   const int32_t row_groups = p.intermediate / kRows;
   const int32_t pair = blockIdx.x / row_groups;
   const int32_t n_first = (blockIdx.x % row_groups) * kRows;
@@ -227,30 +260,9 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_nvfp4_fc1(MoeParams p)
   SlabSource<NA> src;
   src.bind(p.w1 + static_cast<int64_t>(l) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, l, p.hidden, rows);
   const int32_t slabs = slabs_of(p.hidden);
-  issue_first_slabs(src, ring, slabs);
-
-  // Step 1 for the pair's token, one 16-block per thread, while the first slabs are in flight.
+  issue_first_slabs(src, ring, slabs);  // the weights are the caller's: no need to wait for the kernel before
   uint32_t* tokens = reinterpret_cast<uint32_t*>(dynamic_smem);
-  const __nv_bfloat16* x = p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden;
-  const float gs1 = p.input_scale(l);
-  for (int32_t b = threadIdx.x; b <= slabs * kSlabBlocks; b += blockDim.x) {  // one zero block past the row
-    if (b >= p.hidden / 16) {
-      store_zero_block(tokens, b);
-      continue;
-    }
-    const uint4* row = reinterpret_cast<const uint4*>(x + 16 * b);
-    const uint4 lo = row[0], hi = row[1];
-    const uint32_t raw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-    float v[16];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      v[2 * j] = __uint_as_float(raw[j] << 16);
-      v[2 * j + 1] = __uint_as_float(raw[j] & 0xFFFF0000u);
-    }
-    const QuantizedBlock q = quantize_block16(v, gs1);
-    store_block_values(tokens, b, make_uint2(q.codes[0], q.codes[1]), q.q);
-  }
-  __syncthreads();
+  load_staged_row(p.x_fp16 + static_cast<int64_t>(pair) * (p.hidden / 2), p.hidden, slabs, tokens);
 
   float acc[NA][2] = {};
   block_sum_mainloop(src, ring, tokens, tokens + slabs * kSlabBlocks * 8, slabs, acc);
@@ -262,18 +274,23 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_nvfp4_fc1(MoeParams p)
   float v[16];
 #pragma unroll
   for (int i = 0; i < 16; ++i) v[i] = activations[i];
-  micro_store_fc1_block<true>(p, pair, l, n_first, v);
+  // Step 4: the block's codes and scale into the aq plane (the intermediate-codes export reads them) and its exact
+  // values into the pair's a_fp16 row for FC2.
+  const QuantizedBlock q = micro_store_fc1_block<true>(p, pair, l, n_first, v);
+  store_block_values(p.a_fp16 + static_cast<int64_t>(pair) * (p.intermediate / 2), n_first / 16,
+                     make_uint2(q.codes[0], q.codes[1]), q.q);
 }
 
 // FC2 takes two 16-row tiles of w2 per CTA (the two "matrices" of the slab ring), so that the per-slab work of a
 // lane (token block loads, addressing, the loop) is spread over as many weights as in the gated FC1.
 constexpr int kFc2Tiles = 2;
 
-__global__ void __launch_bounds__(kGemmThreads) moe_micro_nvfp4_fc2(MoeParams p) {
+__global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc2(MoeParams p) {
   extern __shared__ __align__(16) unsigned char dynamic_smem[];
   __shared__ SlabRing<kFc2Tiles> ring;
   __shared__ float partial[kSplit][kFc2Tiles][kRows];
   __shared__ float sums[kFc2Tiles][kRows];
+  pdl_launch_dependents();
   const int32_t row_groups = p.hidden / (kFc2Tiles * kRows);
   const int32_t pair = blockIdx.x / row_groups;
   const int32_t h_first = (blockIdx.x % row_groups) * (kFc2Tiles * kRows);
@@ -292,18 +309,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_nvfp4_fc2(MoeParams p)
   const int32_t slabs = slabs_of(p.intermediate);
   issue_first_slabs(src, ring, slabs);
 
-  // The pair's FC2 input: its stored codes times its block scales.
   uint32_t* tokens = reinterpret_cast<uint32_t*>(dynamic_smem);
-  for (int32_t b = threadIdx.x; b <= slabs * kSlabBlocks; b += blockDim.x) {  // one zero block past the row
-    if (b >= p.intermediate / 16) {
-      store_zero_block(tokens, b);
-      continue;
-    }
-    const uint2 codes = *reinterpret_cast<const uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + 8 * b);
-    const float q = e4m3_decode(p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + b]);
-    store_block_values(tokens, b, codes, q);
-  }
-  __syncthreads();
+  load_staged_row(p.a_fp16 + static_cast<int64_t>(pair) * (p.intermediate / 2), p.intermediate, slabs, tokens);
 
   float acc[kFc2Tiles][2] = {};
   block_sum_mainloop(src, ring, tokens, tokens + slabs * kSlabBlocks * 8, slabs, acc);
@@ -349,8 +356,9 @@ cudaError_t micro_nvfp4_shared_bytes(int32_t hidden, int32_t intermediate, bool 
   return cudaSuccess;
 }
 
-cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, cudaStream_t stream, const char** step) {
+cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, bool pdl, cudaStream_t stream, const char** step) {
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  const unsigned quantize_grid = static_cast<unsigned>((pairs * (p.hidden / 16) + kThreads - 1) / kThreads);
   const unsigned fc1_grid = static_cast<unsigned>(pairs * (p.intermediate / kRows));
   const unsigned fc2_grid = static_cast<unsigned>(pairs * (p.hidden / (kFc2Tiles * kRows)));
   const size_t fc1_smem = staged_bytes(p.hidden), fc2_smem = staged_bytes(p.intermediate);
@@ -360,12 +368,14 @@ cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, cudaStream_t stream, cons
   if ((e = allow_shared(fc1, fc1_smem)) != cudaSuccess || (e = allow_shared(moe_micro_nvfp4_fc2, fc2_smem)) != cudaSuccess) {
     return e;
   }
+  *step = "micro NVFP4 input quantisation launch";
+  if ((e = launch_kernel(moe_micro_nvfp4_quantize, dim3(quantize_grid), dim3(kThreads), 0, stream, false, p)) != cudaSuccess) {
+    return e;
+  }
   *step = "micro NVFP4 FC1 launch";
-  fc1<<<fc1_grid, kGemmThreads, fc1_smem, stream>>>(p);
-  if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  if ((e = launch_kernel(fc1, dim3(fc1_grid), dim3(kThreads), fc1_smem, stream, pdl, p)) != cudaSuccess) return e;
   *step = "micro NVFP4 FC2 launch";
-  moe_micro_nvfp4_fc2<<<fc2_grid, kGemmThreads, fc2_smem, stream>>>(p);
-  return cudaGetLastError();
+  return launch_kernel(moe_micro_nvfp4_fc2, dim3(fc2_grid), dim3(kThreads), fc2_smem, stream, pdl, p);
 }
 
 }  // namespace b12x

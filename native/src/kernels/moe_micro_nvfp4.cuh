@@ -18,7 +18,8 @@ namespace b12x {
 // Whether the NVFP4 micro kernels serve these sizes (else moe_micro.cu's bf16 kernels do).
 bool micro_block_sums_apply(bool nvfp4, int32_t hidden, int32_t intermediate);
 
-cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, cudaStream_t stream, const char** step);
+// pdl: launch FC1 and FC2 with programmatic stream serialization (sm_90 and later, pdl.cuh).
+cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, bool pdl, cudaStream_t stream, const char** step);
 
 // Shared memory one CTA needs for these sizes (static plus the staged token row; the larger of FC1 and FC2).
 cudaError_t micro_nvfp4_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, size_t* bytes);
