@@ -25,11 +25,12 @@ constexpr int kDynamicKSplit = 1;
 // to 136 us against 8 steps (160 registers, 3 CTAs per SM); 2 and 3 steps were within noise of 4.
 constexpr int kMicroStepsInFlight = 4;
 
-// NVFP4 decode (moe_micro_nvfp4.cu): 128-element slabs a warp keeps in flight through cp.async. Little's law at
-// 4.8 TB/s and about 1 us of loaded DRAM latency asks for about 36 KB in flight per SM (132 SMs); 3 slabs of the
-// gated FC1 are 7.5 KB per warp, 30 KB per CTA, of which two thirds are in flight while one slab is multiplied.
-constexpr int kMicroSlabsInFlight = 3;
-// NVFP4 decode: warps per CTA, each taking every kMicroNvfp4Warps-th slab of K.
+// NVFP4 decode (moe_micro_nvfp4.cu): 128-element slabs a warp keeps in flight through cp.async. Measured on an H200
+// (b12x bench, T = 1 and 8): 2 slabs beat 3 (mixtral-8x7b T=8 583 against 688 us, the others equal or up to 1 us
+// faster) and 4 (smaller rings fit more CTAs per SM, and the in-flight bytes of 2 slabs already cover the latency).
+constexpr int kMicroSlabsInFlight = 2;
+// NVFP4 decode: warps per CTA, each taking every kMicroNvfp4Warps-th slab of K. 8 warps (twice the ring per CTA)
+// measured slower on an H200: qwen3-30b T=1 36.6 against 29.3 us, deepseek-v3 131.6 against 110.6 us.
 constexpr int kMicroNvfp4Warps = 4;
 
 // Reference kernels: one CTA per slot, threads over output features.

@@ -189,7 +189,7 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
     B12X_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, q.device), "compute capability query");
     const bool pdl = major >= 9;  // programmatic dependent launch between the decode kernels (pdl.cuh)
     const char* step = "micro launch";
-    B12X_CUDA_TRY(launch_moe_micro(p, pdl, stream, &step), step);
+    B12X_CUDA_TRY(launch_moe_micro(p, pdl, sms, stream, &step), step);
     B12X_CUDA_TRY(launch_kernel(moe_combine, combine_grid, dim3(kCombineThreads), 0, stream, pdl, p), "combine launch");
     return B12X_STATUS_SUCCESS;
   }

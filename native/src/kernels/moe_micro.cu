@@ -204,8 +204,8 @@ cudaError_t micro_shared_bytes(int32_t hidden, int32_t intermediate, bool gated,
   return cudaSuccess;
 }
 
-cudaError_t launch_moe_micro(const MoeParams& p, bool pdl, cudaStream_t stream, const char** step) {
-  if (micro_block_sums_apply(p.nvfp4, p.hidden, p.intermediate)) return launch_moe_micro_nvfp4(p, pdl, stream, step);
+cudaError_t launch_moe_micro(const MoeParams& p, bool pdl, int32_t sms, cudaStream_t stream, const char** step) {
+  if (micro_block_sums_apply(p.nvfp4, p.hidden, p.intermediate)) return launch_moe_micro_nvfp4(p, pdl, sms, stream, step);
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
   const unsigned fc1_grid = static_cast<unsigned>(pairs * (p.intermediate / kRowsPerWarp));
   const unsigned fc2_grid = static_cast<unsigned>(pairs * (p.hidden / kRowsPerWarp));

@@ -16,7 +16,7 @@
 namespace b12x {
 
 // pdl: the NVFP4 kernels may use programmatic dependent launch (pdl.cuh); the bf16 kernels launch plainly.
-cudaError_t launch_moe_micro(const MoeParams& p, bool pdl, cudaStream_t stream, const char** step);
+cudaError_t launch_moe_micro(const MoeParams& p, bool pdl, int32_t sms, cudaStream_t stream, const char** step);
 
 // Shared memory one micro CTA needs for these sizes (static plus the staged operand row; the larger of FC1 and FC2).
 cudaError_t micro_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, bool nvfp4, size_t* bytes);

@@ -6,7 +6,7 @@
 //   moe_micro_nvfp4_fc2   one CTA per (routed pair, 32 hidden rows): w2 against the pair's aq row, scaled by
 //                         fp32(w * alpha2) into the pair's y row.
 // K is walked in slabs of 128 (8 blocks); the 4 warps of a CTA take every 4th slab and stream their weights with
-// cp.async, kMicroSlabsInFlight slabs ahead, the first ones before the token row is staged. fp16 MMAs form each
+// cp.async, kMicroSlabsInFlight slabs ahead, the first ones before the staged token row is read. fp16 MMAs form each
 // block's exact sum from the raw codes (e2m1_fp16.cuh); the block scales are applied after the MMA, one fused
 // multiply-add per block and row, so dequantisation costs 1.5 instructions per weight and no scale multiply.
 #pragma once
@@ -18,8 +18,8 @@ namespace b12x {
 // Whether the NVFP4 micro kernels serve these sizes (else moe_micro.cu's bf16 kernels do).
 bool micro_block_sums_apply(bool nvfp4, int32_t hidden, int32_t intermediate);
 
-// pdl: launch FC1 and FC2 with programmatic stream serialization (sm_90 and later, pdl.cuh).
-cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, bool pdl, cudaStream_t stream, const char** step);
+// pdl: launch FC1 and FC2 with programmatic stream serialization (sm_90 and later, pdl.cuh); sms: the device's SMs.
+cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, bool pdl, int32_t sms, cudaStream_t stream, const char** step);
 
 // Shared memory one CTA needs for these sizes (static plus the staged token row; the larger of FC1 and FC2).
 cudaError_t micro_nvfp4_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, size_t* bytes);
