@@ -39,6 +39,12 @@ __device__ __forceinline__ void e2m1_word_fp16(uint32_t w, uint32_t (&pairs)[4])
 // Elements of word t of a block in block order (see above): low half, then high half = low + 4.
 __host__ __device__ constexpr int block_order_low(int t) { return (t & 3) + (t >= 4 ? 8 : 0); }
 
+// Index (in fp16 halves of the block's 8 words) of element i in block order: element i is the low half of word t for
+// i = 0..3 (t = i) and 8..11 (t = i - 4), and i + 4 the high half of the same word.
+__host__ __device__ constexpr int block_order_position(int i) { return 2 * ((i & 3) | ((i & 8) >> 1)) + ((i >> 2) & 1); }
+static_assert(block_order_position(4) == 1 && block_order_position(8) == 8 && block_order_position(15) == 15,
+              "block_order_position agrees with block_order_low");
+
 // Two E4M3 bytes (low byte first) as two floats, exactly (0x7F / 0xFF give NaN, as e4m3_decode).
 __device__ __forceinline__ float2 e4m3x2_to_float2(uint32_t two) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890

@@ -14,30 +14,37 @@ struct QuantizedBlock {
   float q;            // decoded block scale: dequantised value = e2m1(code) * q
 };
 
-__device__ __forceinline__ QuantizedBlock quantize_block16(const float (&v)[16], float gs) {
-  // A NaN element is left out of amax (and encodes to code 0), as in the C# quantiser, so non-finite blocks give
-  // the same bytes on every backend.
-  float amax = 0.0f;
-#pragma unroll
-  for (int i = 0; i < 16; ++i) {
-    float a = fabsf(v[i]);
-    amax = a > amax ? a : amax;
-  }
-  float d = __fmul_rn(6.0f, gs);
+// The larger of a running amax and |v|, NaN left out (a NaN element encodes to code 0, as in the C# quantiser), so
+// non-finite blocks give the same bytes on every backend. The max of non-NaN values does not depend on the order.
+__device__ __forceinline__ float amax_with(float amax, float v) {
+  const float a = fabsf(v);
+  return a > amax ? a : amax;
+}
+
+// The block's E4M3 scale byte and its decoded value q from the block's amax.
+__device__ __forceinline__ void block_scale_of(float amax, float gs, uint32_t& scale, float& q) {
+  const float d = __fmul_rn(6.0f, gs);
   float s = __fdiv_rn(amax, d);
   s = s > 448.0f ? 448.0f : s;  // min(s, 448), NaN kept (as MathF.Min)
+  scale = e4m3_encode(s);
+  q = e4m3_decode(scale);
+}
+
+// The E2M1 code of one element of a block with decoded scale q (0 when q is 0).
+__device__ __forceinline__ uint32_t block_code_of(float v, float q, float gs) {
+  return q != 0.0f ? e2m1_encode(__fmul_rn(v, __frcp_rn(__fmul_rn(q, gs)))) : 0u;
+}
+
+__device__ __forceinline__ QuantizedBlock quantize_block16(const float (&v)[16], float gs) {
+  float amax = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 16; ++i) amax = amax_with(amax, v[i]);
   QuantizedBlock out;
-  out.scale = e4m3_encode(s);
-  out.q = e4m3_decode(out.scale);
+  block_scale_of(amax, gs, out.scale, out.q);
   out.codes[0] = 0u;
   out.codes[1] = 0u;
-  if (out.q != 0.0f) {
-    float m = __frcp_rn(__fmul_rn(out.q, gs));
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      out.codes[i >> 3] |= e2m1_encode(__fmul_rn(v[i], m)) << ((i & 7) * 4);
-    }
-  }
+  for (int i = 0; i < 16; ++i) out.codes[i >> 3] |= block_code_of(v[i], out.q, gs) << ((i & 7) * 4);
   return out;
 }
 

@@ -16,18 +16,22 @@ __device__ __forceinline__ float micro_fc1_activation(float alpha1, float up, fl
   return __bfloat162float(__float2bfloat16_rn(v));
 }
 
+// The NVFP4 block of features n_first.. of a pair (codes of elements 0..7 in .x, 8..15 in .y; E4M3 scale byte) into
+// the pair's row of the aq plane.
+__device__ __forceinline__ void micro_store_fc1_codes(const MoeParams& p, int32_t pair, int32_t n_first, uint2 codes,
+                                                      uint32_t scale) {
+  *reinterpret_cast<uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + n_first / 2) = codes;
+  p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(scale);
+}
+
 // Step 4 for 16 activated features n_first.. of a pair: the NVFP4 block (codes and scale byte, quantised with gs2)
-// into the pair's row of the aq plane, or the 16 bf16 values into its a_bf16 row (W4A16). One thread. Returns the
-// NVFP4 block (W4A16: an empty one).
+// into the pair's row of the aq plane, or the 16 bf16 values into its a_bf16 row (W4A16). One thread.
 template <bool kFp4>
-__device__ __forceinline__ QuantizedBlock micro_store_fc1_block(const MoeParams& p, int32_t pair, int32_t l,
+__device__ __forceinline__ void micro_store_fc1_block(const MoeParams& p, int32_t pair, int32_t l,
                                                                 int32_t n_first, const float (&v)[16]) {
-  QuantizedBlock q{};
   if constexpr (kFp4) {
-    q = quantize_block16(v, p.gs2.at(l));
-    *reinterpret_cast<uint2*>(p.aq_codes + static_cast<int64_t>(pair) * (p.intermediate / 2) + n_first / 2) =
-        make_uint2(q.codes[0], q.codes[1]);
-    p.aq_scales[static_cast<int64_t>(pair) * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(q.scale);
+    const QuantizedBlock q = quantize_block16(v, p.gs2.at(l));
+    micro_store_fc1_codes(p, pair, n_first, make_uint2(q.codes[0], q.codes[1]), q.scale);
   } else {
     uint32_t packed[8];
 #pragma unroll
@@ -39,7 +43,6 @@ __device__ __forceinline__ QuantizedBlock micro_store_fc1_block(const MoeParams&
     dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
     dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
   }
-  return q;
 }
 
 // Step 5's output for one row h of a pair: y = fp32(w * alpha2) * sum, by pair index (the combine reads it).

@@ -236,6 +236,33 @@ __device__ __forceinline__ void load_staged_row(const uint32_t* staged, int32_t 
   __syncthreads();
 }
 
+// Steps 3 and 4 for the CTA's 16 features, one per lane of lanes 0..15: the activation, bf16, then the NVFP4 block
+// quantised across the lanes with quantize_block16's arithmetic (amax by shuffles, one code per lane); its codes and
+// scale go into the aq plane (the intermediate-codes export reads them) and its exact values into the pair's a_fp16
+// row for FC2.
+template <bool kGated>
+__device__ __forceinline__ void finish_fc1_block(const MoeParams& p, int32_t pair, int32_t l, int32_t n_first, float up,
+                                                 float gate) {
+  constexpr unsigned kLanes = 0xFFFFu;
+  const int i = threadIdx.x;
+  const float v = micro_fc1_activation<kGated>(p.alpha1(l), up, gate);
+  const float gs = p.gs2.at(l);
+  float amax = amax_with(0.0f, v);
+#pragma unroll
+  for (int offset = 8; offset > 0; offset >>= 1) amax = amax_with(amax, __shfl_xor_sync(kLanes, amax, offset));
+  uint32_t scale;
+  float q;
+  block_scale_of(amax, gs, scale, q);
+  const uint32_t code = block_code_of(v, q, gs);
+  uint32_t word = code << ((i & 7) * 4);
+#pragma unroll
+  for (int offset = 4; offset > 0; offset >>= 1) word |= __shfl_xor_sync(kLanes, word, offset);  // lanes 0-7, 8-15
+  const uint32_t high_word = __shfl_sync(kLanes, word, 8);
+  if (i == 0) micro_store_fc1_codes(p, pair, n_first, make_uint2(word, high_word), scale);
+  __half* values = reinterpret_cast<__half*>(p.a_fp16 + static_cast<int64_t>(pair) * (p.intermediate / 2) + n_first / 2);
+  values[block_order_position(i)] = __float2half_rn(__fmul_rn(e2m1_decode(code), q));
+}
+
 template <bool kGated>
 __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc1(MoeParams p) {
   constexpr int NA = kGated ? 2 : 1;
@@ -243,7 +270,6 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc1(MoeParams p) {
   __shared__ SlabRing<NA> ring;
   __shared__ float partial[kSplit][NA][kRows];
   __shared__ float sums[NA][kRows];
-  __shared__ float activations[kRows];
   pdl_launch_dependents();
   const int32_t row_groups = p.intermediate / kRows;
   const int32_t pair = blockIdx.x / row_groups;
@@ -267,18 +293,7 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc1(MoeParams p) {
   float acc[NA][2] = {};
   block_sum_mainloop(src, ring, tokens, tokens + slabs * kSlabBlocks * 8, slabs, acc);
   reduce_rows(acc, partial, sums);
-  if (threadIdx.x >= kRows) return;
-  activations[threadIdx.x] = micro_fc1_activation<kGated>(p.alpha1(l), sums[0][threadIdx.x], sums[NA - 1][threadIdx.x]);
-  __syncwarp(0xFFFFu);
-  if (threadIdx.x != 0) return;
-  float v[16];
-#pragma unroll
-  for (int i = 0; i < 16; ++i) v[i] = activations[i];
-  // Step 4: the block's codes and scale into the aq plane (the intermediate-codes export reads them) and its exact
-  // values into the pair's a_fp16 row for FC2.
-  const QuantizedBlock q = micro_store_fc1_block<true>(p, pair, l, n_first, v);
-  store_block_values(p.a_fp16 + static_cast<int64_t>(pair) * (p.intermediate / 2), n_first / 16,
-                     make_uint2(q.codes[0], q.codes[1]), q.q);
+  if (threadIdx.x < kRows) finish_fc1_block<kGated>(p, pair, l, n_first, sums[0][threadIdx.x], sums[NA - 1][threadIdx.x]);
 }
 
 // FC2 takes two 16-row tiles of w2 per CTA (the two "matrices" of the slab ring), so that the per-slab work of a
