@@ -75,7 +75,7 @@ struct SlabSource {
   }
 };
 
-// The first kStages slabs of this warp, issued before the token row is staged so that the weight stream starts at
+// The first kStages slabs of this warp, issued before the staged token row is read so that the weight stream starts at
 // once. Every warp commits kStages groups (empty past its last slab) so the wait count in block_sum_mainloop holds.
 template <int NA>
 __device__ __forceinline__ void issue_first_slabs(const SlabSource<NA>& src, SlabRing<NA>& ring, int32_t slabs) {
