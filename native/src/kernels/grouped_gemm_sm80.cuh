@@ -27,6 +27,7 @@
 #include <cstdint>
 #include "../common/e2m1_bf16.cuh"
 #include "../common/e4m3.cuh"
+#include "../common/mma_sync.cuh"
 #include "../common/tile_shapes.h"
 #include "../dispatch/moe_params.h"
 
@@ -45,15 +46,6 @@ static_assert(kBlocksPerStep * 16 == 64, "an MMA k-step of 16 takes 4 elements o
 __device__ __forceinline__ uint32_t bf16x2_broadcast(float v) {
   uint32_t h = __bfloat16_as_ushort(__float2bfloat16_rn(v));  // exact for E4M3 values
   return h | (h << 16);
-}
-
-__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                               uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 // One work item: a token tile of one local expert and a 64-row tile of the weight matrix.
@@ -169,7 +161,7 @@ __device__ __forceinline__ void mma_weight_step(const WeightStep<NA>& ws, int s,
     const uint32_t a3 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].y, s), ws.scale[a][1]);
 #pragma unroll
     for (int n = 0; n < NT; ++n) {
-      if (n < active) mma_bf16_16816(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+      if (n < active) mma_16816<MmaOperands::kBf16>(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
     }
   }
 }

@@ -3,6 +3,7 @@
 #include "../common/cp_async.cuh"
 #include "../common/e2m1.cuh"
 #include "../common/e2m1_fp16.cuh"
+#include "../common/mma_sync.cuh"
 #include "../common/nvfp4_block.cuh"
 #include "../common/pdl.cuh"
 #include "../common/tile_shapes.h"
@@ -75,8 +76,8 @@ struct SlabSource {
   }
 };
 
-// The first kStages slabs of this warp, issued before the staged token row is read so that the weight stream starts at
-// once. Every warp commits kStages groups (empty past its last slab) so the wait count in block_sum_mainloop holds.
+// The first kStages slabs of this warp, issued before the staged token row is read so that the weight stream starts
+// at once. Every warp commits kStages groups (empty past its last slab) so the wait count in block_sum_mainloop holds.
 template <int NA>
 __device__ __forceinline__ void issue_first_slabs(const SlabSource<NA>& src, SlabRing<NA>& ring, int32_t slabs) {
   const int warp = threadIdx.x >> 5;
@@ -139,7 +140,7 @@ __device__ __forceinline__ void block_sum_mainloop(const SlabSource<NA>& src, Sl
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const int t = 4 * half + i;
-          mma_f16_16816(d[a], low0[i], low1[i], high0[i], high1[i], b0[t], b1[t]);
+          mma_16816<MmaOperands::kFp16>(d[a], low0[i], low1[i], high0[i], high1[i], b0[t], b1[t]);
         }
       }
     }
