@@ -153,7 +153,7 @@ b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy,
     B12X_CUDA_TRY(micro_shared_bytes(q.hidden, q.intermediate, q.activation == B12X_ACTIVATION_SILU,
                                      q.quant_mode == B12X_QUANT_MODE_NVFP4, &needed),
                   "micro kernel attribute query");
-    what = "the micro strategy stages one row of H or I bf16 values per block";
+    what = "the micro strategy stages one row of H or I 16-bit values per block";
   } else if (strategy == B12X_STRATEGY_REFERENCE) {
     needed = static_cast<size_t>(q.hidden + q.intermediate) * sizeof(float);
     what = "the reference kernels stage H + I float values per block";
