@@ -16,7 +16,7 @@ namespace B12x.Cli.Benchmarks;
 /// <c>b12x bench --device cuda</c>: per shape and token count, the native time of one layer call (CUDA events around
 /// the call, median of many, each after a 256 MB write that evicts the L2: weights come from DRAM), the time per call
 /// through the C# API (warm, host work included), achieved TB/s and TFLOP/s, the share of the physical lower bound,
-/// the strategy chosen, for decode sizes (T ≤ 8) the native time of the same call replayed as one CUDA graph (what
+/// the strategy chosen (Auto, or the one --strategy forces), for decode sizes (T ≤ 8) the native time of the same call replayed as one CUDA graph (what
 /// <see cref="MoePlan"/> does), and the TorchSharp baseline (<see cref="TorchSharpBaseline"/>) measured in the same process.
 /// Writes a markdown table, optionally a CSV (row by row, so an interrupted run keeps its rows) and a PNG plot.
 /// </summary>
@@ -30,7 +30,7 @@ internal static class CudaBenchmark
 
     public static int Run(
         TextWriter output, IReadOnlyList<BenchmarkShape> shapes, IReadOnlyList<int> tokenCounts, int iterations, int warmup,
-        long seed, FileInfo? csvFile, FileInfo? plotFile)
+        long seed, FileInfo? csvFile, FileInfo? plotFile, KernelStrategy strategy)
     {
         var device = new Device(DeviceType.CUDA, 0);
         string gpu = CudaSupport.DeviceName();
@@ -58,7 +58,7 @@ internal static class CudaBenchmark
                 foreach (int t in tokenCounts)
                 {
                     using BenchmarkInputs inputs = BenchmarkInputs.Create(shape, t, seed + t, device);
-                    Row row = Measure(layer, baseline, inputs, flush, iterations, warmup, device, roofline);
+                    Row row = Measure(layer, baseline, inputs, flush, iterations, warmup, device, roofline, strategy);
                     measured.Add((t, row.NativeMicros));
                     bounds.Add((t, row.BoundMicros));
                     output.WriteLine(FormattableString.Invariant(
@@ -94,7 +94,7 @@ internal static class CudaBenchmark
 
     private static Row Measure(
         SyntheticMoeLayer layer, TorchSharpBaseline baseline, BenchmarkInputs inputs, Tensor flush, int iterations, int warmup,
-        Device device, Roofline roofline)
+        Device device, Roofline roofline, KernelStrategy requested)
     {
         BenchmarkShape shape = layer.Shape;
         int tokens = (int)inputs.X.shape[0];
@@ -106,7 +106,7 @@ internal static class CudaBenchmark
             Tensor output = empty(new long[] { tokens, shape.Hidden }, ScalarType.BFloat16, device);
             using MoeProblem problem = MoeProblem.Create(
                 inputs.X, layer.W1, layer.W1Scales, layer.W2, layer.W2Scales, inputs.Ids, inputs.Weights, shape.Experts,
-                shape.TopK, layer.W1Alpha, layer.W2Alpha, layer.Options(device: ComputeDevice.Cuda));
+                shape.TopK, layer.W1Alpha, layer.W2Alpha, layer.Options(device: ComputeDevice.Cuda, strategy: requested));
             strategy = CudaMoeBackend.ResolvedStrategy(problem, output);
             native = CudaMoeBackend.TimeNative(problem, output, flush, iterations);
             if (tokens <= GraphMaxTokens)
@@ -117,13 +117,13 @@ internal static class CudaBenchmark
 
         for (int i = 0; i < warmup; i++)
         {
-            layer.Run(inputs, null, ComputeDevice.Cuda).Dispose();
+            layer.Run(inputs, null, ComputeDevice.Cuda, requested).Dispose();
         }
         cuda.synchronize(device);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < iterations; i++)
         {
-            layer.Run(inputs, null, ComputeDevice.Cuda).Dispose();
+            layer.Run(inputs, null, ComputeDevice.Cuda, requested).Dispose();
         }
         cuda.synchronize(device);
         double csharp = clock.Elapsed.TotalMicroseconds / iterations;

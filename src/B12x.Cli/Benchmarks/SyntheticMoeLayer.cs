@@ -79,18 +79,21 @@ internal sealed class SyntheticMoeLayer : IDisposable
     }
 
     /// <summary>Runs the layer on inputs made by <see cref="BenchmarkInputs"/>.</summary>
-    public Tensor Run(BenchmarkInputs inputs, int? cpuThreads, ComputeDevice device) => B12xOps.FusedMoe(
-        inputs.X, W1, W1Scales, W2, W2Scales, inputs.Ids, inputs.Weights, Shape.Experts, Shape.TopK, W1Alpha, W2Alpha,
-        Options(cpuThreads, device));
+    public Tensor Run(BenchmarkInputs inputs, int? cpuThreads, ComputeDevice device, KernelStrategy strategy = KernelStrategy.Auto) =>
+        B12xOps.FusedMoe(
+            inputs.X, W1, W1Scales, W2, W2Scales, inputs.Ids, inputs.Weights, Shape.Experts, Shape.TopK, W1Alpha, W2Alpha,
+            Options(cpuThreads, device, strategy));
 
     /// <summary>The operator options of this layer.</summary>
-    public FusedMoeOptions Options(int? cpuThreads = null, ComputeDevice device = ComputeDevice.Auto) => new()
+    public FusedMoeOptions Options(
+        int? cpuThreads = null, ComputeDevice device = ComputeDevice.Auto, KernelStrategy strategy = KernelStrategy.Auto) => new()
     {
         Activation = Shape.Activation,
         Fc2InputScale = Fc2InputScale,
         InputGlobalScale = InputGlobalScale,
         CpuThreads = cpuThreads,
         Device = device,
+        Strategy = strategy,
     };
 
     public void Dispose()

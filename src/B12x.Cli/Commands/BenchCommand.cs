@@ -38,10 +38,13 @@ internal static class BenchCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the synthetic weights and inputs.", DefaultValueFactory = _ => 1 };
         var csv = new Option<FileInfo?>("--csv") { Description = "Also write the rows to this CSV file." };
         var plot = new Option<FileInfo?>("--plot") { Description = "CUDA: also write a PNG plot of latency and lower bound vs tokens." };
+        SpellingOption<KernelStrategy> strategy = CommonOptions.Spelling(
+            "--strategy", "CUDA kernel strategy for every row: auto (the default cut-overs), micro, static, dynamic (the CPU backend ignores it).",
+            "auto", ModeSpellings.ParseStrategy);
 
         var command = new Command("bench", "Time the fused MoE layer on named model shapes with synthetic NVFP4 weights.")
         {
-            device, shapes, tokens, iterations, warmup, threads, seed, csv, plot,
+            device, shapes, tokens, iterations, warmup, threads, seed, csv, plot, strategy,
         };
         command.SetAction(parse =>
         {
@@ -50,16 +53,16 @@ internal static class BenchCommand
                 return Run(
                     parse.GetValue(device)!, BenchmarkShape.Parse(parse.GetValue(shapes)!), ParseTokens(parse.GetValue(tokens)!),
                     Positive(parse.GetValue(iterations), "--iterations"), NonNegative(parse.GetValue(warmup), "--warmup"),
-                    parse.GetValue(threads), parse.GetValue(seed), parse.GetValue(csv), parse.GetValue(plot));
+                    parse.GetValue(threads), parse.GetValue(seed), parse.GetValue(csv), parse.GetValue(plot), strategy.GetValue(parse));
             }
             catch (ArgumentException error)
             {
-                Console.Error.WriteLine($"b12x bench: {error.Message}");
+                parse.InvocationConfiguration.Error.WriteLine($"b12x bench: {error.Message}");
                 return 2;
             }
             catch (NotSupportedException error)
             {
-                Console.Error.WriteLine($"b12x bench: {error.Message}");
+                parse.InvocationConfiguration.Error.WriteLine($"b12x bench: {error.Message}");
                 return 3;
             }
         });
@@ -68,7 +71,7 @@ internal static class BenchCommand
 
     private static int Run(
         string deviceName, IReadOnlyList<BenchmarkShape> shapes, IReadOnlyList<int> tokenCounts, int iterations, int warmup,
-        int? threads, long seed, FileInfo? csvFile, FileInfo? plotFile)
+        int? threads, long seed, FileInfo? csvFile, FileInfo? plotFile, KernelStrategy strategy)
     {
         if (threads is < 1)
         {
@@ -81,7 +84,7 @@ internal static class BenchCommand
             {
                 throw new NotSupportedException("--device cuda: " + CudaSupport.UnavailableReason);
             }
-            return CudaBenchmark.Run(Console.Out, shapes, tokenCounts, iterations, warmup, seed, csvFile, plotFile);
+            return CudaBenchmark.Run(Console.Out, shapes, tokenCounts, iterations, warmup, seed, csvFile, plotFile, strategy);
         }
         Device device = CPU;
         const string backend = "cpu";

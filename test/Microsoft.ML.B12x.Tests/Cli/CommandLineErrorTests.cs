@@ -27,6 +27,8 @@ public sealed class CommandLineErrorTests
     [DataRow("run --layer {dir}/l --inputs {dir}/i --output {dir}/no/such/dir/o.safetensors", "does not exist")]
     [DataRow("run --layer {dir}/l --inputs {dir}/i --output {dir}/o --device gpu", "Unknown device 'gpu'; expected one of 'auto', 'cpu', 'cuda'")]
     [DataRow("run --layer {dir}/l --inputs {dir}/i --output {dir}/o --strategy fast", "Unknown strategy 'fast'")]
+    [DataRow("bench --strategy fast", "Unknown strategy 'fast'")]
+    [DataRow("bench --shapes llama", "Unknown shape 'llama'")]
     [DataRow("info {dir}/nothing-here", "does not exist")]
     [DataRow("info", "Required argument 'path' missing")]
     public void BadCommandLineExitsWithTwoAndOneLineOnStandardError(string commandLine, string expected)
@@ -49,6 +51,7 @@ public sealed class CommandLineErrorTests
     [TestMethod]
     [DataRow("run", "--layer", "--inputs", "--output", "--device", "--strategy", "--verbose")]
     [DataRow("info", "<path>", "--verbose")]
+    [DataRow("bench", "--device", "--shapes", "--tokens", "--iterations", "--warmup", "--threads", "--seed", "--csv", "--plot", "--strategy", "--verbose")]
     [DataRow("synth", "--output-dir", "--hidden", "--intermediate", "--experts", "--top-k", "--tokens", "--activation", "--quant-mode", "--scale-layout", "--seed", "--verbose")]
     public void EveryCommandHasHelpListingItsFlags(string command, params string[] flags)
     {
