@@ -2,6 +2,7 @@
 // divisor form. Every operation is an explicitly rounded fp32 intrinsic, so no FMA contraction or fast-math can
 // change a bit; the result is bit-identical to the C# quantiser (Quantization/) on every architecture.
 #pragma once
+#include <cuda_bf16.h>
 #include <cstdint>
 #include "e2m1.cuh"
 #include "e4m3.cuh"
@@ -33,6 +34,18 @@ __device__ __forceinline__ void block_scale_of(float amax, float gs, uint32_t& s
 // The E2M1 code of one element of a block with decoded scale q (0 when q is 0).
 __device__ __forceinline__ uint32_t block_code_of(float v, float q, float gs) {
   return q != 0.0f ? e2m1_encode(__fmul_rn(v, __frcp_rn(__fmul_rn(q, gs)))) : 0u;
+}
+
+// 16 bf16 values (32 bytes, 16-byte aligned: rows are multiples of 16 elements) as fp32, exactly.
+__device__ __forceinline__ void load_bf16_block16(const __nv_bfloat16* src, float (&v)[16]) {
+  const uint4* p = reinterpret_cast<const uint4*>(src);
+  const uint4 lo = p[0], hi = p[1];
+  const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    v[2 * i] = __uint_as_float(words[i] << 16);
+    v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
+  }
 }
 
 __device__ __forceinline__ QuantizedBlock quantize_block16(const float (&v)[16], float gs) {

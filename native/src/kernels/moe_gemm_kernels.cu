@@ -3,7 +3,7 @@
 #include <algorithm>
 #include "grouped_gemm_sm80.cuh"
 #include "../common/nvfp4_block.cuh"
-#include "../common/activation.cuh"
+#include "fc_epilogue.cuh"
 
 namespace b12x {
 namespace {
@@ -90,10 +90,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int row = g + (i >= 2 ? 8 : 0), token = n * 8 + 2 * c + (i & 1);
-        const float up = acc[0][n][i] * kWeightProductFix;
-        const float value = kGated ? silu_gated(__fmul_rn(alpha1, acc[1][n][i] * kWeightProductFix), __fmul_rn(alpha1, up))
-                                   : relu_squared(__fmul_rn(alpha1, up));
-        stage[warp][token][row] = __bfloat162float(__float2bfloat16_rn(value));
+        stage[warp][token][row] = fc1_activation<kGated>(alpha1, acc[0][n][i] * kWeightProductFix,
+                                                         acc[NA - 1][n][i] * kWeightProductFix);
       }
     }
     __syncwarp();
@@ -106,9 +104,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
 #pragma unroll
         for (int i = 0; i < 16; ++i) v[i] = stage[warp][token][i];
         const QuantizedBlock q = quantize_block16(v, p.gs2.at(w.expert));
-        *reinterpret_cast<uint2*>(p.aq_codes + slot * (p.intermediate / 2) + n_first / 2) =
-            make_uint2(q.codes[0], q.codes[1]);
-        p.aq_scales[slot * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(q.scale);
+        store_fc1_codes(p, slot, n_first, make_uint2(q.codes[0], q.codes[1]), q.scale);
       } else {
         uint32_t packed[8];
 #pragma unroll

@@ -12,7 +12,7 @@
 #include "moe_gemm_tiled.cuh"
 
 #include <algorithm>
-#include "../common/activation.cuh"
+#include "fc_epilogue.cuh"
 #include "../common/cp_async.cuh"
 #include "../common/nvfp4_block.cuh"
 #include "../common/tile_shapes.h"
@@ -246,14 +246,13 @@ struct TiledKernel {
       for (int i = 0; i < 4; ++i) {
         const int row = g + (i >= 2 ? 8 : 0), token = n * 8 + 2 * c + (i & 1);
         if constexpr (kFc1 && kGated) {
-          const float up = acc[0][n][i] * kWeightProductFix;
-          const float v = silu_gated(__fmul_rn(alpha, acc[1][n][i] * kWeightProductFix), __fmul_rn(alpha, up));
-          stage[token * 33 + row] = __bfloat162float(__float2bfloat16_rn(v));
+          stage[token * 33 + row] =
+              fc1_activation<true>(alpha, acc[0][n][i] * kWeightProductFix, acc[1][n][i] * kWeightProductFix);
         } else {
 #pragma unroll
           for (int t = 0; t < 2; ++t) {
             const float sum = acc[t][n][i] * kWeightProductFix;
-            const float v = kFc1 ? __bfloat162float(__float2bfloat16_rn(relu_squared(__fmul_rn(alpha, sum)))) : sum;
+            const float v = kFc1 ? fc1_activation<false>(alpha, sum, sum) : sum;
             stage[token * 33 + t * 16 + row] = v;
           }
         }
@@ -270,24 +269,10 @@ struct TiledKernel {
           for (int b = 0; b < kWarpFeatures / 16; ++b) {
             const int32_t f = feature0 + 16 * b;
             if (f >= n_rows) continue;
-            if constexpr (kFp4B) {
-              float block[16];
+            float block[16];
 #pragma unroll
-              for (int i = 0; i < 16; ++i) block[i] = v[16 * b + i];
-              const QuantizedBlock q = quantize_block16(block, p.gs2.at(w.expert));
-              *reinterpret_cast<uint2*>(p.aq_codes + slot * (p.intermediate / 2) + f / 2) = make_uint2(q.codes[0], q.codes[1]);
-              p.aq_scales[slot * scale_row_pitch(p.intermediate) + f / 16] = static_cast<uint8_t>(q.scale);
-            } else {
-              uint32_t packed[8];
-#pragma unroll
-              for (int i = 0; i < 8; ++i) {
-                packed[i] = static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[16 * b + 2 * i]))) |
-                            (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[16 * b + 2 * i + 1]))) << 16);
-              }
-              uint4* dst = reinterpret_cast<uint4*>(p.a_bf16 + slot * p.intermediate + f);
-              dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
-              dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
-            }
+            for (int i = 0; i < 16; ++i) block[i] = v[16 * b + i];
+            store_fc1_block<kFp4B>(p, slot, w.expert, f, block);
           }
         } else {
           const int32_t pair = p.slot_pair[slot];

@@ -3,7 +3,7 @@
 #include "../common/nvfp4_block.cuh"
 #include "../common/tile_shapes.h"
 #include "grouped_gemm_sm80.cuh"
-#include "micro_epilogue.cuh"
+#include "fc_epilogue.cuh"
 #include "moe_micro_nvfp4.cuh"
 
 namespace b12x {
@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
     const float alpha1 = p.alpha1(l);
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      activations[g + 8 * r] = micro_fc1_activation<kGated>(alpha1, acc[0][0][2 * r] * kWeightProductFix,
+      activations[g + 8 * r] = fc1_activation<kGated>(alpha1, acc[0][0][2 * r] * kWeightProductFix,
                                                             acc[NA - 1][0][2 * r] * kWeightProductFix);
     }
   }
@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc1(MoeParams p) {
   float v[16];
 #pragma unroll
   for (int i = 0; i < 16; ++i) v[i] = activations[i];
-  micro_store_fc1_block<kFp4>(p, pair, l, n_first, v);
+  store_fc1_block<kFp4>(p, pair, l, n_first, v);
 }
 
 template <bool kFp4>
@@ -168,8 +168,8 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
   micro_mainloop(wo, row, acc);
   split.reduce(acc);
   if (warp != 0 || c != 0) return;
-  micro_store_fc2_row(p, pair, l, h_first + g, acc[0][0][0] * kWeightProductFix);
-  micro_store_fc2_row(p, pair, l, h_first + g + 8, acc[0][0][2] * kWeightProductFix);
+  store_fc2_row(p, pair, l, h_first + g, acc[0][0][0] * kWeightProductFix);
+  store_fc2_row(p, pair, l, h_first + g + 8, acc[0][0][2] * kWeightProductFix);
 }
 
 template <typename Kernel>

@@ -7,7 +7,7 @@
 #include "../common/nvfp4_block.cuh"
 #include "../common/pdl.cuh"
 #include "../common/tile_shapes.h"
-#include "micro_epilogue.cuh"
+#include "fc_epilogue.cuh"
 
 namespace b12x {
 namespace {
@@ -213,15 +213,8 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_quantize(MoeParams p
   const int32_t pair = static_cast<int32_t>(i / blocks), b = static_cast<int32_t>(i % blocks);
   const int32_t l = p.local_expert_of(pair);
   if (l < 0) return;
-  const uint4* row = reinterpret_cast<const uint4*>(p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden + 16 * b);
-  const uint4 lo = row[0], hi = row[1];
-  const uint32_t raw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
   float v[16];
-#pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    v[2 * j] = __uint_as_float(raw[j] << 16);
-    v[2 * j + 1] = __uint_as_float(raw[j] & 0xFFFF0000u);
-  }
+  load_bf16_block16(p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden + 16 * b, v);
   const QuantizedBlock q = quantize_block16(v, p.input_scale(l));
   store_block_values(p.x_fp16 + static_cast<int64_t>(pair) * (p.hidden / 2), b, make_uint2(q.codes[0], q.codes[1]), q.q);
 }
@@ -246,7 +239,7 @@ __device__ __forceinline__ void finish_fc1_block(const MoeParams& p, int32_t pai
                                                  float gate) {
   constexpr unsigned kLanes = 0xFFFFu;
   const int i = threadIdx.x;
-  const float v = micro_fc1_activation<kGated>(p.alpha1(l), up, gate);
+  const float v = fc1_activation<kGated>(p.alpha1(l), up, gate);
   const float gs = p.gs2.at(l);
   float amax = amax_with(0.0f, v);
 #pragma unroll
@@ -259,7 +252,7 @@ __device__ __forceinline__ void finish_fc1_block(const MoeParams& p, int32_t pai
 #pragma unroll
   for (int offset = 4; offset > 0; offset >>= 1) word |= __shfl_xor_sync(kLanes, word, offset);  // lanes 0-7, 8-15
   const uint32_t high_word = __shfl_sync(kLanes, word, 8);
-  if (i == 0) micro_store_fc1_codes(p, pair, n_first, make_uint2(word, high_word), scale);
+  if (i == 0) store_fc1_codes(p, pair, n_first, make_uint2(word, high_word), scale);
   __half* values = reinterpret_cast<__half*>(p.a_fp16 + static_cast<int64_t>(pair) * (p.intermediate / 2) + n_first / 2);
   values[block_order_position(i)] = __float2half_rn(__fmul_rn(e2m1_decode(code), q));
 }
@@ -333,7 +326,7 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc2(MoeParams p) {
   reduce_rows(acc, partial, sums);
   if (threadIdx.x < kFc2Tiles * kRows) {
     const int a = threadIdx.x / kRows, i = threadIdx.x % kRows;
-    micro_store_fc2_row(p, pair, l, h_first + a * kRows + i, sums[a][i]);
+    store_fc2_row(p, pair, l, h_first + a * kRows + i, sums[a][i]);
   }
 }
 

@@ -4,18 +4,6 @@
 namespace b12x {
 namespace {
 
-// Loads 16 bf16 values (32 bytes, 16-byte aligned: rows are multiples of 16 elements) as fp32.
-__device__ __forceinline__ void load_block(const __nv_bfloat16* src, float (&v)[16]) {
-  const uint4* p = reinterpret_cast<const uint4*>(src);
-  uint4 w[2] = {p[0], p[1]};
-  const uint32_t* words = reinterpret_cast<const uint32_t*>(w);
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    v[2 * i] = __uint_as_float(words[i] << 16);
-    v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
-  }
-}
-
 __device__ __forceinline__ void store_block(const QuantizedBlock& q, uint8_t* codes, uint8_t* scale) {
   *reinterpret_cast<uint2*>(codes) = make_uint2(q.codes[0], q.codes[1]);  // 8-byte aligned: block j at 8j
   *scale = static_cast<uint8_t>(q.scale);
@@ -31,7 +19,7 @@ __global__ void moe_quantize_fc1_input(MoeParams p) {
     int32_t slot = static_cast<int32_t>(i / blocks_per_row), block = static_cast<int32_t>(i % blocks_per_row);
     int32_t token = p.slot_pair[slot] / p.top_k;
     float v[16];
-    load_block(p.x + static_cast<int64_t>(token) * p.hidden + block * 16, v);
+    load_bf16_block16(p.x + static_cast<int64_t>(token) * p.hidden + block * 16, v);
     QuantizedBlock q = quantize_block16(v, p.input_scale(p.slot_expert[slot]));
     store_block(q, p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + block * 8,
                 p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + block);
@@ -46,7 +34,7 @@ __global__ void nvfp4_quantize_rows(const __nv_bfloat16* x, int32_t rows, int32_
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float v[16];
-    load_block(x + i * 16, v);
+    load_bf16_block16(x + i * 16, v);
     store_block(quantize_block16(v, gs), codes + i * 8, scales + i);
   }
 }

@@ -1,0 +1,55 @@
+// What the FC1 and FC2 kernels of every strategy do with finished fp32 sums: the activation (step 3), the FC2-input
+// block (step 4) and the decode kernels' y rows. `row` is a row of the FC2-input planes: the routed pair (micro) or
+// the slot (static, dynamic).
+#pragma once
+#include <cuda_bf16.h>
+#include <cstdint>
+#include "../common/activation.cuh"
+#include "../common/nvfp4_block.cuh"
+#include "../dispatch/moe_params.h"
+
+namespace b12x {
+
+// Step 3 for one feature: the activation of the FC1 sums (up, and gate when gated), rounded to bf16.
+template <bool kGated>
+__device__ __forceinline__ float fc1_activation(float alpha1, float up, float gate) {
+  const float v = kGated ? silu_gated(__fmul_rn(alpha1, gate), __fmul_rn(alpha1, up)) : relu_squared(__fmul_rn(alpha1, up));
+  return __bfloat162float(__float2bfloat16_rn(v));
+}
+
+// The NVFP4 block of features n_first.. (codes of elements 0..7 in .x, 8..15 in .y; E4M3 scale byte) into `row` of
+// the aq plane.
+__device__ __forceinline__ void store_fc1_codes(const MoeParams& p, int64_t row, int32_t n_first, uint2 codes,
+                                                uint32_t scale) {
+  *reinterpret_cast<uint2*>(p.aq_codes + static_cast<int64_t>(row) * (p.intermediate / 2) + n_first / 2) = codes;
+  p.aq_scales[static_cast<int64_t>(row) * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(scale);
+}
+
+// Step 4 for 16 activated features n_first.. of local expert l: the NVFP4 block (quantised with gs2) into `row` of
+// the aq plane, or the 16 bf16 values into `row` of a_bf16 (W4A16). One thread.
+template <bool kFp4>
+__device__ __forceinline__ void store_fc1_block(const MoeParams& p, int64_t row, int32_t l, int32_t n_first,
+                                                const float (&v)[16]) {
+  if constexpr (kFp4) {
+    const QuantizedBlock q = quantize_block16(v, p.gs2.at(l));
+    store_fc1_codes(p, row, n_first, make_uint2(q.codes[0], q.codes[1]), q.scale);
+  } else {
+    uint32_t packed[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      packed[i] = static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * i]))) |
+                  (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * i + 1]))) << 16);
+    }
+    uint4* dst = reinterpret_cast<uint4*>(p.a_bf16 + static_cast<int64_t>(row) * p.intermediate + n_first);
+    dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+    dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
+  }
+}
+
+// Step 5's output for hidden row h of a routed pair: y = fp32(w * alpha2) * sum, by pair index (the combine reads it).
+__device__ __forceinline__ void store_fc2_row(const MoeParams& p, int32_t pair, int32_t l, int32_t h, float sum) {
+  const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(l));
+  p.y[static_cast<int64_t>(pair) * p.hidden + h] = __fmul_rn(scale, sum);
+}
+
+}  // namespace b12x
