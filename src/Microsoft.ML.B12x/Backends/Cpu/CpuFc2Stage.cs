@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Threading.Tasks;
 
 namespace Microsoft.ML.B12x.Backends.Cpu;
 
@@ -12,20 +11,8 @@ internal static unsafe class CpuFc2Stage
 {
     private const int Lanes = WeightTileDecoder.TileRows;
 
-    public static void Run(CpuMoeCall call, CpuRoutingPlan plan, CpuPairWorkspace workspace)
-    {
-        int tiles = call.Hidden / Lanes;
-        int items = plan.ActiveExperts.Length * tiles;
-        Parallel.For(
-            0, items, call.Parallel,
-            () => new CpuTileScratch(1, plan.MaxSlotsPerExpert),
-            (item, _, scratch) =>
-            {
-                RunItem(call, plan, workspace, plan.ActiveExperts[item / tiles], item % tiles * Lanes, scratch);
-                return scratch;
-            },
-            scratch => scratch.Dispose());
-    }
+    public static void Run(CpuMoeCall call, CpuRoutingPlan plan, CpuPairWorkspace workspace) => CpuTileItems.ForEach(
+        call, plan, call.Hidden, 1, (expert, feature0, scratch) => RunItem(call, plan, workspace, expert, feature0, scratch));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunItem(CpuMoeCall call, CpuRoutingPlan plan, CpuPairWorkspace workspace, int expert, int feature0, CpuTileScratch scratch)
