@@ -450,9 +450,10 @@ def bench():
 
 
 def profile():
-    """A few bench cases, for ncu: python3 moe_smoke.py LIB --profile (qwen3-30b T = 1, 64, 4096; deepseek-v3 T = 1)."""
+    """A few bench cases, for ncu: python3 moe_smoke.py LIB --profile (qwen3-30b T = 1, 64, 4096; deepseek-v3 T = 1,
+    4096)."""
     for (H, I, E, K, act, T) in ((2048, 768, 128, 8, 0, 1), (7168, 2048, 256, 8, 0, 1), (2048, 768, 128, 8, 0, 64),
-                                 (2048, 768, 128, 8, 0, 4096)):
+                                 (2048, 768, 128, 8, 0, 4096), (7168, 2048, 256, 8, 0, 4096)):
         c, d = bench_case(T, H, I, E, K, act)
         for _ in range(2):
             run(c, d, "micro" if T <= 8 else ("static" if T * K <= 640 else "dynamic"))

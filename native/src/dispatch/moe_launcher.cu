@@ -8,6 +8,7 @@
 #include "../kernels/moe_combine.cuh"
 #include "../kernels/moe_gemm_kernels.cuh"
 #include "../kernels/moe_gemm_tiled.cuh"
+#include "../kernels/moe_gemm_wgmma.cuh"
 #include "../kernels/moe_micro.cuh"
 #include "../kernels/moe_micro_nvfp4.cuh"
 #include "../kernels/moe_reference.cuh"
@@ -31,6 +32,13 @@ int32_t token_tile_of(int32_t strategy) {
 }
 
 ExpertScalar scalar_of(const b12x_expert_scalars_t& s) { return ExpertScalar{s.values, s.stride, s.base}; }
+
+// sm_90a images run the dynamic strategy's NVFP4 GEMMs (swizzled scales) on warpgroup MMA, whose tiles hold
+// kWgmmaTokenTile tokens and whose token operands are exact bf16 planes of the workspace.
+bool uses_wgmma(const b12x_moe_problem_t& q, int32_t strategy) {
+  return q.num_tokens > 0 && strategy == B12X_STRATEGY_DYNAMIC && q.quant_mode == B12X_QUANT_MODE_NVFP4 &&
+         q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && wgmma_gemms_available(q.device);
+}
 
 MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspace) {
   MoeParams p{};
@@ -77,8 +85,11 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.a_bf16 = reinterpret_cast<__nv_bfloat16*>(base + w.a_bf16);
   p.x_fp16 = reinterpret_cast<uint32_t*>(base + w.x_fp16);
   p.a_fp16 = reinterpret_cast<uint32_t*>(base + w.a_fp16);
+  const bool wgmma = uses_wgmma(q, strategy);
+  p.x_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.x_hat) : nullptr;
+  p.a_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.a_hat) : nullptr;
   p.y = reinterpret_cast<float*>(base + w.y);
-  p.token_tile = token_tile_of(strategy);
+  p.token_tile = wgmma ? kWgmmaTokenTile : token_tile_of(strategy);
   return p;
 }
 
@@ -87,13 +98,14 @@ int grid_for(int64_t work, int threads, int sms) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
 }
 
-b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStream_t stream, char* message,
-                           size_t message_capacity) {
+b12x_status_t launch_gemms(const MoeParams& p, bool persistent, bool wgmma, int sms, cudaStream_t stream,
+                           char* message, size_t message_capacity) {
   const char* step = "GEMM launch";
   // Tiled kernels need swizzled scales (aligned 4-block words); linear scales take the register-streaming kernels.
   const bool tiled = p.w1_sa.swizzled;
-  B12X_CUDA_TRY(tiled ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
-                      : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
+  B12X_CUDA_TRY(wgmma  ? launch_moe_gemms_wgmma(p, sms, stream, &step)
+                : tiled ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
+                        : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
                 step);
   return B12X_STATUS_SUCCESS;
 }
@@ -142,7 +154,7 @@ WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
   const bool staged_fp16 =
       resolve_strategy(q) == B12X_STRATEGY_MICRO && micro_block_sums_apply(nvfp4, q.hidden, q.intermediate);
   return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts, nvfp4,
-                               staged_fp16);
+                               staged_fp16, uses_wgmma(q, resolve_strategy(q)));
 }
 
 b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,
@@ -180,6 +192,7 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   const MoeParams p = params_of(q, strategy, workspace);
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
+  const bool wgmma = p.x_hat != nullptr;
   const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
   const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
                           static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
@@ -219,8 +232,8 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
 
   b12x_status_t status;
   switch (strategy) {
-    case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, sms, stream, message, message_capacity); break;
-    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, false, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, wgmma, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;

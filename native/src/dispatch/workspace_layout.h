@@ -12,6 +12,7 @@ struct WorkspaceLayout {
   size_t slot_pair, slot_expert;
   size_t xq_codes, xq_scales, aq_codes, aq_scales, a_bf16;    // 0-sized planes are unused by the mode
   size_t x_fp16, a_fp16;  // micro NVFP4 only: FC1 and FC2 inputs as exact fp16 values in block order
+  size_t x_hat, a_hat;    // wgmma kernels only: FC1 and FC2 inputs as exact bf16 values (wgmma_operand.cuh)
   size_t y;
   size_t total;
 };
@@ -19,7 +20,7 @@ struct WorkspaceLayout {
 constexpr size_t kWorkspaceAlignment = 256;
 
 inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int64_t hidden, int64_t intermediate,
-                                             int64_t local_experts, bool nvfp4, bool staged_fp16) {
+                                             int64_t local_experts, bool nvfp4, bool staged_fp16, bool wgmma_operands) {
   WorkspaceLayout w{};
   size_t at = 0;
   auto place = [&at](size_t bytes) {
@@ -43,6 +44,9 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.a_bf16 = place(nvfp4 ? 0 : pairs * static_cast<size_t>(intermediate) * 2);
   w.x_fp16 = place(staged_fp16 ? pairs * static_cast<size_t>(hidden) * 2 : 0);
   w.a_fp16 = place(staged_fp16 ? pairs * static_cast<size_t>(intermediate) * 2 : 0);
+  const auto padded = [](int64_t k) { return static_cast<size_t>((k + 63) / 64 * 64); };  // wgmma_row_pitch
+  w.x_hat = place(wgmma_operands ? pairs * padded(hidden) * 2 : 0);
+  w.a_hat = place(wgmma_operands ? pairs * padded(intermediate) * 2 : 0);
   w.y = place(pairs * static_cast<size_t>(hidden) * 4);
   w.total = at;
   return w;

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include "../common/activation.cuh"
 #include "../common/nvfp4_block.cuh"
+#include "../common/e2m1_bf16.cuh"
 #include "../dispatch/moe_params.h"
+#include "wgmma_operand.cuh"
 
 namespace b12x {
 
@@ -26,13 +28,19 @@ __device__ __forceinline__ void store_fc1_codes(const MoeParams& p, int64_t row,
 }
 
 // Step 4 for 16 activated features n_first.. of local expert l: the NVFP4 block (quantised with gs2) into `row` of
-// the aq plane, or the 16 bf16 values into `row` of a_bf16 (W4A16). One thread.
+// the aq plane (and its exact values into the a_hat plane when the wgmma kernels run FC2), or the 16 bf16 values into
+// `row` of a_bf16 (W4A16). One thread.
 template <bool kFp4>
 __device__ __forceinline__ void store_fc1_block(const MoeParams& p, int64_t row, int32_t l, int32_t n_first,
                                                 const float (&v)[16]) {
   if constexpr (kFp4) {
     const QuantizedBlock q = quantize_block16(v, p.gs2.at(l));
     store_fc1_codes(p, row, n_first, make_uint2(q.codes[0], q.codes[1]), q.scale);
+    if (p.a_hat != nullptr) {
+      uint32_t pairs[8];
+      dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), e4m3_to_bf16x2(q.scale), pairs);
+      store_wgmma_block(p.a_hat + row * wgmma_row_pitch(p.intermediate), n_first / 16, p.intermediate / 16, pairs);
+    }
   } else {
     uint32_t packed[8];
 #pragma unroll

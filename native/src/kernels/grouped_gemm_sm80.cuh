@@ -150,18 +150,26 @@ __device__ __forceinline__ void decode_weight_scales(WeightStep<NA>& s) {
 
 // MMA k-step s (0..3) of a weight step against the first `active` of NT token fragments in block order (b0:
 // elements s, s+4; b1: 8+s, 12+s; see e2m1_bf16.cuh); `active` is warp-uniform. Accumulates 2^-7 times the products.
+// The m16n8k16 A fragment of matrix a for MMA k-step s (0..3): rows g, g+8 x elements (s, s+4) and (8+s, 12+s) of
+// the lane's block, exact values x 2^-7.
+template <int NA>
+__device__ __forceinline__ void weight_fragment(const WeightStep<NA>& ws, int a, int s, uint32_t (&frag)[4]) {
+  frag[0] = bf16x2_mul(e2m1_pair_bits(ws.raw[a][0].x, s), ws.scale[a][0]);
+  frag[1] = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].x, s), ws.scale[a][1]);
+  frag[2] = bf16x2_mul(e2m1_pair_bits(ws.raw[a][0].y, s), ws.scale[a][0]);
+  frag[3] = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].y, s), ws.scale[a][1]);
+}
+
 template <int NA, int NT>
 __device__ __forceinline__ void mma_weight_step(const WeightStep<NA>& ws, int s, const uint32_t (&b0)[NT],
                                                 const uint32_t (&b1)[NT], float (&acc)[NA][NT][4], int active = NT) {
 #pragma unroll
   for (int a = 0; a < NA; ++a) {
-    const uint32_t a0 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][0].x, s), ws.scale[a][0]);
-    const uint32_t a1 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].x, s), ws.scale[a][1]);
-    const uint32_t a2 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][0].y, s), ws.scale[a][0]);
-    const uint32_t a3 = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].y, s), ws.scale[a][1]);
+    uint32_t frag[4];
+    weight_fragment(ws, a, s, frag);
 #pragma unroll
     for (int n = 0; n < NT; ++n) {
-      if (n < active) mma_16816<MmaOperands::kBf16>(acc[a][n], a0, a1, a2, a3, b0[n], b1[n]);
+      if (n < active) mma_16816<MmaOperands::kBf16>(acc[a][n], frag[0], frag[1], frag[2], frag[3], b0[n], b1[n]);
     }
   }
 }

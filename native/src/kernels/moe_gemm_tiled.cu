@@ -12,148 +12,51 @@
 #include "moe_gemm_tiled.cuh"
 
 #include <algorithm>
-#include "fc_epilogue.cuh"
-#include "../common/cp_async.cuh"
-#include "../common/nvfp4_block.cuh"
 #include "../common/tile_shapes.h"
-#include "grouped_gemm_sm80.cuh"
+#include "fc_epilogue.cuh"
+#include "tile_stage.cuh"
 
 namespace b12x {
 namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarpsM = 4;
-constexpr int kWarpsN = 1;
-constexpr int kRowsA = 128;             // weight rows staged per step
-constexpr int kStepBlocks = 4;          // 4 x 16 = 64 K elements per step
-constexpr int kCodeBytes = kStepBlocks * 8;
-constexpr int kValuePitch = 64 + 8;     // bf16 per token row of a B tile: 64 values + 16 B against bank conflicts
-static_assert(kThreads == 32 * kWarpsM * kWarpsN, "warp grid");
+static_assert(kThreads == 32 * kWarpsM, "warp grid");
 // CTAs per SM the register budget is sized for: 4 x 46 KB of shared memory fit an SM's 228 KB, so registers (at most
 // 65536 / (4 x 128) = 128 per thread) would otherwise be the limit.
 constexpr int kTiledBlocksPerSm = 4;
 
 template <int TN, bool kFp4B>
 struct TiledLayout {
+  using Stage = StageLayout<TN, kFp4B>;
   static constexpr int kStages = kFp4B ? 4 : 3;  // both fit the 48 KB of static shared memory
-  static constexpr int kACodes = 0;
-  static constexpr int kAScales = kACodes + kRowsA * kCodeBytes;
-  static constexpr int kB = kAScales + kRowsA * kStepBlocks;
-  static constexpr int kBScales = kB + TN * kCodeBytes;                         // FP4 only
-  static constexpr int kStageBytes = kFp4B ? kBScales + TN * kStepBlocks : kB + TN * kValuePitch * 2;
-  static constexpr int kDequant = kStages * kStageBytes;                        // FP4: bf16 [2][TN][kValuePitch]
-  static constexpr int kPipelineBytes = kDequant + (kFp4B ? 2 * TN * kValuePitch * 2 : 0);
-  static constexpr int kEpilogueBytes = kWarpsM * kWarpsN * (TN / kWarpsN) * 33 * 4;
+  static constexpr int kDequant = kStages * Stage::kBytes;                      // FP4: bf16 [2][TN][kStageValuePitch]
+  static constexpr int kPipelineBytes = kDequant + (kFp4B ? 2 * TN * kStageValuePitch * 2 : 0);
+  static constexpr int kEpilogueBytes = kWarpsM * TN * 33 * 4;
   static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
   static_assert(kBytes + sizeof(int32_t) <= 48 * 1024, "static shared memory budget");
   static_assert(kTiledBlocksPerSm * (kBytes + 1024) <= 228 * 1024, "kTiledBlocksPerSm CTAs share an SM's 228 KB");
-  static_assert(kStageBytes % 16 == 0 && kB % 16 == 0 && kDequant % 16 == 0, "16-byte aligned planes");
+  static_assert(kDequant % 16 == 0, "16-byte aligned planes");
 };
 
 template <int TN, bool kFc1, bool kGated, bool kFp4B>
 struct TiledKernel {
   using L = TiledLayout<TN, kFp4B>;
-  static constexpr int kFeatures = (kFc1 && kGated) ? 64 : 128;  // output rows (features) per work item
-  static constexpr int kTokensPerWarp = TN / kWarpsN;
-  static constexpr int kNTiles = kTokensPerWarp / 8;
+  using Stager = TileStager<TN, kFc1, kGated, kFp4B>;
+  static constexpr int kNTiles = TN / 8;
   static constexpr int kWarpFeatures = (kFc1 && kGated) ? 16 : 32;
 
-  const MoeParams& p;
+  Stager in;
   unsigned char* smem;
-  WorkItem w;
-  int32_t k;          // reduction length
-  int32_t k_blocks;
-  int32_t n_rows;     // valid rows of the output dimension (I or H)
-  const uint8_t* codes;   // this expert's weight matrix
-  const uint8_t* scales;
-  ScaleAddressing sa;
-  // This thread's copies of each step (see bind_sources): the code bytes of (row, block) = (tid/4 + 64j, tid%4) and,
-  // for tid < kRowsA, the 4 scale bytes of row tid, all at K step 0; nullptr for rows past the matrix.
-  const uint8_t* a_src[kRowsA * kStepBlocks / kThreads];
-  const uint8_t* a_scale_src;
-  int32_t scale_step;     // scale bytes per K step
 
-  // Global weight row of staged row i, or -1 when past the matrix.
-  __device__ __forceinline__ int32_t weight_row(int32_t i) const {
-    if constexpr (kFc1 && kGated) {
-      const int32_t feature = w.row0 + (i & 63);
-      return feature < n_rows ? (i < 64 ? feature : n_rows + feature) : -1;
-    } else {
-      const int32_t row = w.row0 + i;
-      return row < n_rows ? row : -1;
-    }
-  }
-
-  // Weight sources of this thread for the work item: the (row, block) pairs it copies are the same in every step.
-  __device__ __forceinline__ void bind_sources() {
-    const int32_t row_bytes = k / 2;
-#pragma unroll
-    for (int j = 0; j < kRowsA * kStepBlocks / kThreads; ++j) {
-      const int32_t i = threadIdx.x + j * kThreads, row = weight_row(i / kStepBlocks);
-      a_src[j] = row >= 0 ? codes + static_cast<int64_t>(row) * row_bytes + (i % kStepBlocks) * 8 : nullptr;
-    }
-    const int32_t row = threadIdx.x < kRowsA ? weight_row(threadIdx.x) : -1;
-    a_scale_src = row >= 0 ? scales + sa.offset(w.expert, row, 0) : nullptr;
-    scale_step = sa.four_block_stride();
-  }
-
-  __device__ __forceinline__ void issue(int stage, int32_t step) const {
-    unsigned char* st = smem + stage * L::kStageBytes;
-    const int32_t kb0 = step * kStepBlocks;
-    const int32_t row_bytes = k / 2;
-#pragma unroll
-    for (int j = 0; j < kRowsA * kStepBlocks / kThreads; ++j) {
-      const int32_t i = threadIdx.x + j * kThreads;
-      const bool valid = a_src[j] != nullptr && kb0 + i % kStepBlocks < k_blocks;
-      cp_async8(st + L::kACodes + i * 8, valid ? a_src[j] + step * kCodeBytes : codes, valid);
-    }
-    if (threadIdx.x < kRowsA) {
-      const bool valid = a_scale_src != nullptr && kb0 < k_blocks;
-      cp_async4(st + L::kAScales + threadIdx.x * 4, valid ? a_scale_src + step * scale_step : scales, valid);
-    }
-    // Tokens past the tile's slots are not copied: their columns of the MMA tiles are computed but never written.
-    if constexpr (kFp4B) {
-      const uint8_t* b_codes = kFc1 ? p.xq_codes : p.aq_codes;
-      const uint8_t* b_scales = kFc1 ? p.xq_scales : p.aq_scales;
-      const int32_t pitch = scale_row_pitch(k);
-      for (int i = threadIdx.x; i < w.slots * kStepBlocks; i += kThreads) {
-        const int32_t token = i / kStepBlocks, kb = kb0 + i % kStepBlocks;
-        const bool valid = kb < k_blocks;
-        const int64_t slot = w.first_slot + token;
-        cp_async8(st + L::kB + i * 8, valid ? b_codes + slot * row_bytes + kb * 8 : b_codes, valid);
-      }
-      for (int i = threadIdx.x; i < w.slots; i += kThreads) {
-        const bool valid = kb0 < k_blocks;
-        cp_async4(st + L::kBScales + i * 4, valid ? b_scales + static_cast<int64_t>(w.first_slot + i) * pitch + kb0 : b_scales,
-                  valid);
-      }
-    } else {
-      for (int i = threadIdx.x; i < w.slots * 8; i += kThreads) {
-        const int32_t token = i / 8, element = kb0 * 16 + (i % 8) * 8;
-        const bool valid = element < k;
-        const __nv_bfloat16* src = p.x;
-        if (valid) {
-          const int32_t slot = w.first_slot + token;
-          src = kFc1 ? p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * k + element
-                     : p.a_bf16 + static_cast<int64_t>(slot) * k + element;
-        }
-        cp_async16(st + L::kB + (token * kValuePitch + (i % 8) * 8) * 2, src, valid);
-      }
-    }
-    cp_async_commit();
-  }
-
-  // NVFP4 tokens: codes x scale -> bf16 [TN][kValuePitch], one 16-element block per thread.
+  // NVFP4 tokens: codes x scale -> bf16 [TN][kStageValuePitch], one 16-element block per thread.
   __device__ __forceinline__ void dequantize_tokens(int stage, int32_t step, __nv_bfloat16* dst) const {
-    const unsigned char* st = smem + stage * L::kStageBytes;
-    for (int i = threadIdx.x; i < w.slots * kStepBlocks; i += kThreads) {
-      const int token = i / kStepBlocks, block = i % kStepBlocks;
-      const bool valid = step * kStepBlocks + block < k_blocks;  // padding scale bytes are never trusted
-      const uint2 raw = *reinterpret_cast<const uint2*>(st + L::kB + i * 8);
-      const uint32_t scale = valid ? e4m3_to_bf16x2(st[L::kBScales + i]) : 0u;
+    const unsigned char* st = smem + stage * L::Stage::kBytes;
+    for (int i = threadIdx.x; i < in.w.slots * kStageBlocks; i += kThreads) {
+      const int token = i / kStageBlocks, block = i % kStageBlocks;
       uint32_t v[8];
-      dequantize_block_ordered(raw, scale, v);
-      uint4* out = reinterpret_cast<uint4*>(dst + token * kValuePitch + block * 16);
+      in.dequantize_token_block(st, step, token, block, v);
+      uint4* out = reinterpret_cast<uint4*>(dst + token * kStageValuePitch + block * 16);
       out[0] = make_uint4(v[0], v[1], v[2], v[3]);
       out[1] = make_uint4(v[4], v[5], v[6], v[7]);
     }
@@ -166,29 +69,20 @@ struct TiledKernel {
 
   __device__ __forceinline__ void compute(int stage, int32_t step, const __nv_bfloat16* values,
                                           float (&acc)[2][kNTiles][4]) const {
-    const unsigned char* st = smem + stage * L::kStageBytes;
+    const unsigned char* st = smem + stage * L::Stage::kBytes;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-    const int wm = warp % kWarpsM, wn = warp / kWarpsM;
-    // N tiles of this warp holding at least one of the tile's tokens (warp-uniform); none: nothing to compute.
-    const int active = min(kNTiles, (w.slots - wn * kTokensPerWarp + 7) / 8);
-    if (active <= 0) return;
-    const bool k_valid = step * kStepBlocks + c < k_blocks;
+    // N tiles holding at least one of the tile's tokens (CTA-uniform).
+    const int active = min(kNTiles, (in.w.slots + 7) / 8);
+    const int rows[2][2] = {{staged_row(warp, 0, g), staged_row(warp, 0, g + 8)},
+                            {staged_row(warp, 1, g), staged_row(warp, 1, g + 8)}};
     WeightStep<2> weights;  // MMA tiles t = 0, 1 of this warp, rows g and g+8
-#pragma unroll
-    for (int t = 0; t < 2; ++t) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = staged_row(wm, t, g + 8 * r);
-        weights.raw[t][r] = *reinterpret_cast<const uint2*>(st + L::kACodes + row * kCodeBytes + c * 8);
-        weights.scale[t][r] = k_valid ? weight_scale_bf16x2(st[L::kAScales + row * 4 + c]) : 0u;
-      }
-    }
+    in.load_weights(st, step, rows, weights);
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
       uint32_t b0[kNTiles], b1[kNTiles];
 #pragma unroll
       for (int n = 0; n < kNTiles; ++n) {
-        const __nv_bfloat16* block = values + (wn * kTokensPerWarp + n * 8 + g) * kValuePitch + 16 * c;
+        const __nv_bfloat16* block = values + (n * 8 + g) * kStageValuePitch + 16 * c;
         if (n >= active) {
           b0[n] = b1[n] = 0u;
         } else if constexpr (kFp4B) {
@@ -206,26 +100,26 @@ struct TiledKernel {
   }
 
   __device__ void mainloop(float (&acc)[2][kNTiles][4]) const {
-    const int32_t steps = (k_blocks + kStepBlocks - 1) / kStepBlocks;
+    const int32_t steps = in.steps();
 #pragma unroll
     for (int s = 0; s < L::kStages - 1; ++s) {
-      if (s < steps) issue(s, s); else cp_async_commit();
+      if (s < steps) in.issue(smem + s * L::Stage::kBytes, s); else cp_async_commit();
     }
     __nv_bfloat16* dequant = reinterpret_cast<__nv_bfloat16*>(smem + L::kDequant);
     for (int32_t step = 0; step < steps; ++step) {
       cp_async_wait<L::kStages - 2>();
       __syncthreads();  // this step's stage is visible to all; the stage refilled below is no longer read
       const int32_t next = step + L::kStages - 1;
-      if (next < steps) issue(next % L::kStages, next); else cp_async_commit();
+      if (next < steps) in.issue(smem + (next % L::kStages) * L::Stage::kBytes, next); else cp_async_commit();
       const int stage = step % L::kStages;
       const __nv_bfloat16* values;
       if constexpr (kFp4B) {
-        __nv_bfloat16* buffer = dequant + (step & 1) * TN * kValuePitch;
+        __nv_bfloat16* buffer = dequant + (step & 1) * TN * kStageValuePitch;
         dequantize_tokens(stage, step, buffer);
         __syncthreads();
         values = buffer;
       } else {
-        values = reinterpret_cast<const __nv_bfloat16*>(smem + stage * L::kStageBytes + L::kB);
+        values = reinterpret_cast<const __nv_bfloat16*>(smem + stage * L::Stage::kBytes + L::Stage::kB);
       }
       compute(stage, step, values, acc);
     }
@@ -236,10 +130,9 @@ struct TiledKernel {
   // Writes the warp's results: FC1 -> activation, bf16, FC2-input codes or bf16; FC2 -> y rows.
   __device__ void epilogue(float (&acc)[2][kNTiles][4]) const {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-    const int wm = warp % kWarpsM, wn = warp / kWarpsM;
-    float* stage = reinterpret_cast<float*>(smem) + warp * kTokensPerWarp * 33;  // [token][feature], pitch 33
-    const int32_t feature0 = w.row0 + wm * kWarpFeatures;
-    const float alpha = kFc1 ? p.alpha1(w.expert) : p.alpha2(w.expert);
+    float* stage = reinterpret_cast<float*>(smem) + warp * TN * 33;  // [token][feature], pitch 33
+    const int32_t feature0 = in.w.row0 + warp * kWarpFeatures;
+    const float alpha = kFc1 ? in.p.alpha1(in.w.expert) : 1.0f;
 #pragma unroll
     for (int n = 0; n < kNTiles; ++n) {
 #pragma unroll
@@ -252,44 +145,18 @@ struct TiledKernel {
 #pragma unroll
           for (int t = 0; t < 2; ++t) {
             const float sum = acc[t][n][i] * kWeightProductFix;
-            const float v = kFc1 ? fc1_activation<false>(alpha, sum, sum) : sum;
-            stage[token * 33 + t * 16 + row] = v;
+            stage[token * 33 + t * 16 + row] = kFc1 ? fc1_activation<false>(alpha, sum, sum) : sum;
           }
         }
       }
     }
     __syncwarp();
-    for (int token = lane; token < kTokensPerWarp; token += 32) {
-      const int32_t local = wn * kTokensPerWarp + token;
-      if (local < w.slots) {
-        const int64_t slot = w.first_slot + local;
-        const float* v = stage + token * 33;
-        if constexpr (kFc1) {
-#pragma unroll
-          for (int b = 0; b < kWarpFeatures / 16; ++b) {
-            const int32_t f = feature0 + 16 * b;
-            if (f >= n_rows) continue;
-            float block[16];
-#pragma unroll
-            for (int i = 0; i < 16; ++i) block[i] = v[16 * b + i];
-            store_fc1_block<kFp4B>(p, slot, w.expert, f, block);
-          }
-        } else {
-          const int32_t pair = p.slot_pair[slot];
-          const float scale = __fmul_rn(p.routing_weights[pair], alpha);
-          float* y = p.y + static_cast<int64_t>(pair) * p.hidden;
-#pragma unroll
-          for (int b = 0; b < 2; ++b) {
-            const int32_t h = feature0 + 16 * b;
-            if (h >= n_rows) continue;
-            float4* dst = reinterpret_cast<float4*>(y + h);
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-              dst[q] = make_float4(__fmul_rn(scale, v[16 * b + 4 * q]), __fmul_rn(scale, v[16 * b + 4 * q + 1]),
-                                   __fmul_rn(scale, v[16 * b + 4 * q + 2]), __fmul_rn(scale, v[16 * b + 4 * q + 3]));
-            }
-          }
-        }
+    for (int token = lane; token < TN; token += 32) {
+      if (token >= in.w.slots) break;
+      if constexpr (kFc1 && kGated) {
+        in.store_token(token, stage + token * 33, {feature0});
+      } else {
+        in.store_token(token, stage + token * 33, {feature0, feature0 + 16});
       }
     }
     __syncthreads();  // the staging area is the next work item's pipeline
@@ -301,8 +168,6 @@ __global__ void __launch_bounds__(kThreads, kTiledBlocksPerSm) moe_tiled_kernel(
   using K = TiledKernel<TN, kFc1, kGated, kFp4B>;
   __shared__ alignas(16) unsigned char smem[TiledLayout<TN, kFp4B>::kBytes];
   __shared__ int32_t claimed;
-  const int32_t n_rows = kFc1 ? p.intermediate : p.hidden;
-  const int32_t row_tiles = (n_rows + K::kFeatures - 1) / K::kFeatures;
   for (int32_t round = 0;; ++round) {
     int32_t item;
     if (persistent) {
@@ -314,16 +179,8 @@ __global__ void __launch_bounds__(kThreads, kTiledBlocksPerSm) moe_tiled_kernel(
       if (round > 0) break;
       item = blockIdx.x;
     }
-    K kernel{p, smem};
-    if (!decode_work_item(p, item, row_tiles, TN, K::kFeatures, kernel.w)) break;
-    kernel.k = kFc1 ? p.hidden : p.intermediate;
-    kernel.k_blocks = kernel.k / 16;
-    kernel.n_rows = n_rows;
-    kernel.codes = kFc1 ? p.w1 + static_cast<int64_t>(kernel.w.expert) * p.w1_rows * (p.hidden / 2)
-                        : p.w2 + static_cast<int64_t>(kernel.w.expert) * p.hidden * (p.intermediate / 2);
-    kernel.scales = kFc1 ? p.w1_scales : p.w2_scales;
-    kernel.sa = kFc1 ? p.w1_sa : p.w2_sa;
-    kernel.bind_sources();
+    K kernel{{p}, smem};
+    if (!kernel.in.bind(item)) break;
     float acc[2][K::kNTiles][4];
 #pragma unroll
     for (int t = 0; t < 2; ++t)

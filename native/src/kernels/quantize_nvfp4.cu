@@ -1,5 +1,7 @@
 #include "quantize_nvfp4.cuh"
+#include "../common/e2m1_bf16.cuh"
 #include "../common/nvfp4_block.cuh"
+#include "wgmma_operand.cuh"
 
 namespace b12x {
 namespace {
@@ -23,6 +25,11 @@ __global__ void moe_quantize_fc1_input(MoeParams p) {
     QuantizedBlock q = quantize_block16(v, p.input_scale(p.slot_expert[slot]));
     store_block(q, p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + block * 8,
                 p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + block);
+    if (p.x_hat != nullptr) {
+      uint32_t pairs[8];
+      dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), e4m3_to_bf16x2(q.scale), pairs);
+      store_wgmma_block(p.x_hat + slot * wgmma_row_pitch(p.hidden), block, blocks_per_row, pairs);
+    }
   }
 }
 

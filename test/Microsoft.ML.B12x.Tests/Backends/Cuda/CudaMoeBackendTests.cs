@@ -98,6 +98,23 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    [DataRow(MoeActivation.Silu)]
+    [DataRow(MoeActivation.Relu2)]
+    public void DynamicTokensGetTheSameBitsInFullTokenTilesAsAlone(MoeActivation activation)
+    {
+        // 300 tokens on 2 experts: each expert fills several 128-token tiles (the widest MMA of the dynamic kernels)
+        // plus a partial one, while a token alone is a one-token tile.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(300, 128, 64, 2, 1, Activation: activation, InvalidIdRate: 0, Seed: 12));
+        using var scope = NewDisposeScope();
+        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic).Call().cpu());
+        foreach (int token in new[] { 0, 63, 64, 127, 128, 200, 299 })
+        {
+            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), KernelStrategy.Dynamic).Call().cpu());
+            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token}");
+        }
+    }
+
+    [TestMethod]
     public void ZeroTokensGiveAnEmptyOutput()
     {
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(0, 64, 32, 4, 2));

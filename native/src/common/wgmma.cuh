@@ -1,0 +1,144 @@
+// Hopper warpgroup MMA (PTX wgmma, sm_90a only): D[64 x N] += A[64 x 16] . B[16 x N], bf16 operands, fp32
+// accumulators, issued asynchronously by the 4 warps of a warpgroup.
+//
+// A comes from registers: warp w of the warpgroup holds rows 16w..16w+15 in exactly the register layout of an
+// mma.sync m16n8k16 A fragment, so grouped_gemm_sm80.cuh's in-register weight dequantisation feeds it unchanged.
+// D is per warp the m16n8k16 C fragments of its 16 rows, n8 tile j in d[4j..4j+3].
+// B comes from shared memory through a matrix descriptor, K-major with the 128-byte swizzle: each token is a 128-byte
+// row of 64 K elements whose 16-byte chunk j is stored at chunk j ^ (row % 8); 8 rows form a 1024-byte atom, atoms
+// follow each other along N (stride byte offset 1024) from a 1024-byte aligned base, and the k16 slice s of the rows
+// starts 32 s bytes into the atom (the hardware applies the XOR to the address bits, so a slice's descriptor is the
+// base plus 32 s). Unswizzled layouts read with bank conflicts; this one does not.
+//
+// Protocol (PTX ISA, "asynchronous warpgroup level matrix multiply"): wgmma_fence() after writing A or D registers and
+// before the first wgmma reading them; fence_proxy_async_shared() + a barrier after generic stores to a B tile and
+// before a wgmma reads it; wgmma_commit() closes a group; wgmma_wait<n>() returns when at most n groups are pending,
+// after which their A registers and B tiles may be rewritten and their D registers read.
+#pragma once
+#include <cstdint>
+#include "cp_async.cuh"
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define B12X_HAS_WGMMA 1
+#else
+#define B12X_HAS_WGMMA 0
+#endif
+
+namespace b12x {
+
+constexpr int kSwizzleRowBytes = 128;   // one row of the 128-byte swizzle: 64 bf16 of K
+constexpr int kSwizzleAtomBytes = 1024; // 8 rows
+
+// Descriptor of the k16 slice starting at `slice` (an atom base + 32 s) of a 128-byte-swizzled, K-major B operand:
+// bits 0-13 address / 16, 16-29 leading byte offset / 16 (unused by swizzled K-major layouts: 1), 32-45 stride byte
+// offset / 16 (1024 bytes between 8-row atoms), bits 62-63 swizzle mode (1 = 128 bytes).
+__device__ __forceinline__ uint64_t wgmma_descriptor_sw128(const void* slice) {
+  const uint64_t address = shared_address(slice);
+  return ((address >> 4) & 0x3FFFu) | (1ull << 16) | (static_cast<uint64_t>(kSwizzleAtomBytes >> 4) << 32) | (1ull << 62);
+}
+
+__device__ __forceinline__ void wgmma_fence() {
+#if B12X_HAS_WGMMA
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void wgmma_commit() {
+#if B12X_HAS_WGMMA
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+
+template <int kPending>
+__device__ __forceinline__ void wgmma_wait() {
+#if B12X_HAS_WGMMA
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+#endif
+}
+
+// Makes this thread's generic-proxy shared-memory stores visible to the async proxy that wgmma reads B through.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+#if B12X_HAS_WGMMA
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+// Keeps the compiler from moving accumulator registers across an asynchronous wgmma (they are written behind its
+// back until wgmma_wait returns).
+template <int kCount>
+__device__ __forceinline__ void wgmma_pin(float (&d)[kCount]) {
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// d += A . B for N = 32, 64 or 128 tokens; a: this lane's A fragment (m16n8k16 layout), b: B's descriptor.
+template <int N>
+__device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b);
+
+template <>
+__device__ __forceinline__ void wgmma_bf16_rs<32>(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
+#if B12X_HAS_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
+      "}, "
+      "{%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+#else
+  (void)d; (void)a; (void)b;
+#endif
+}
+
+template <>
+__device__ __forceinline__ void wgmma_bf16_rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+#if B12X_HAS_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+      "}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+#else
+  (void)d; (void)a; (void)b;
+#endif
+}
+
+template <>
+__device__ __forceinline__ void wgmma_bf16_rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) {
+#if B12X_HAS_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+      "}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+#else
+  (void)d; (void)a; (void)b;
+#endif
+}
+
+}  // namespace b12x

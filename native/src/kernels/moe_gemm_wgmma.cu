@@ -1,0 +1,268 @@
+// Tiled FC1/FC2 of the dynamic strategy on Hopper (sm_90a images only): warpgroup MMA with the weights as the A side,
+// dequantised in registers, and the tokens as the B side in shared memory.
+//
+// CTA = two warpgroups over 256 weight rows x kWgmmaTokenTile tokens, persistent with the same work queue and work
+// items as moe_gemm_tiled.cu (tile_stage.cuh copies the weights). Warpgroup u owns two wgmma M tiles of 64 rows:
+//   FC1 silu  : t = 0 the up rows of features [row0 + 64u, +64), t = 1 their gate rows; warp w holds features
+//               row0+64u+16w.. of both, so the activation stays in the lane that accumulated up and gate.
+//   relu2, FC2: rows [row0 + 128u + 64t, +64); warp w holds rows 16w.. of each.
+// The tokens are not dequantised here: the step-1 quantiser and FC1's epilogue wrote their exact bf16 values once per
+// slot, already in wgmma's chunk order (wgmma_operand.cuh), so a stage's B tile is 16-byte cp.async copies into
+// 128-byte swizzled rows (wgmma.cuh), one row per token.
+// A K step is 64 elements (4 blocks, one per lane column c, in grouped_gemm_sm80.cuh's block order):
+//   1. a kStages-deep cp.async ring brings the weight codes + scales and the B tile (a token's step is one row);
+//   2. each lane dequantises its rows g, g+8 of both M tiles into 4 A fragments per tile (16 registers);
+//   3. each warpgroup issues 8 wgmmas (2 tiles x 4 slices) as one group. A registers are double buffered: step
+//      k + 1's fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
+// The wgmma's N is the tile's token count rounded up to 32, 64 or 128, so a few-token expert's tile skips the empty
+// columns' work. Accumulation order per output is the wgmma's own, fixed for a build; a token's bits do not depend
+// on the other tokens of its tile or on N (tested: tokens alone and in full tiles agree bit for bit).
+#include "moe_gemm_wgmma.cuh"
+
+#include <algorithm>
+#include <atomic>
+#include "../common/tile_shapes.h"
+#include "../common/wgmma.cuh"
+#include "fc_epilogue.cuh"
+#include "tile_stage.cuh"
+#include "wgmma_operand.cuh"
+
+namespace b12x {
+namespace {
+
+constexpr int kThreads = 256;  // two warpgroups
+constexpr int kRows = 256;     // weight rows per work item: two M tiles of 64 per warpgroup
+constexpr int kTokens = kWgmmaTokenTile;
+
+struct WgmmaLayout {
+  using Weights = WeightStage<kRows>;
+  static constexpr int kTokensAt = Weights::kBytes;             // the B tile after the weights
+  static constexpr int kStageBytes = kTokensAt + kTokens * kSwizzleRowBytes;
+  // 5 stages of 25 KB: the epilogue's staging area (135 KB) is the larger user of the CTA's shared memory anyway.
+  static constexpr int kStages = 5;
+  static constexpr int kPipelineBytes = kStages * kStageBytes;
+  static constexpr int kEpiloguePitch = 33;                     // floats per staged token: 32 + 1 against bank conflicts
+  static constexpr int kEpilogueBytes = kThreads / 32 * kTokens * kEpiloguePitch * 4;
+  static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
+  static constexpr int kRequest = kBytes + kSwizzleAtomBytes;  // room to align the base to an atom
+  static_assert(kWgmmaStepElements * 2 == kSwizzleRowBytes, "a token's K step is one swizzled row");
+  static_assert(kTokensAt % kSwizzleAtomBytes == 0 && kStageBytes % kSwizzleAtomBytes == 0,
+                "B tiles start on swizzle atoms");
+  static_assert(kStages >= 3, "the ring keeps the step in use, the next one and one in flight");
+  static_assert(kRequest + 1024 <= 227 * 1024, "one CTA per SM within the opt-in shared memory of sm_90");
+};
+
+template <bool kFc1, bool kGated>
+struct WgmmaKernel {
+  using L = WgmmaLayout;
+  using Stager = TileStager<kTokens, kFc1, kGated, true, kRows, kThreads>;
+  static constexpr int kAcc = kTokens / 2;  // accumulators per thread of one M tile
+
+  Stager in;
+  unsigned char* smem;
+  int32_t columns;             // N of this work item's wgmmas: 32, 64 or 128
+  const __nv_bfloat16* plane;  // the tokens' exact values: x_hat (FC1) or a_hat (FC2)
+  int64_t pitch;               // elements per slot row of the plane
+
+  __device__ __forceinline__ void bind_tokens() {
+    columns = in.w.slots <= 32 ? 32 : in.w.slots <= 64 ? 64 : 128;
+    plane = kFc1 ? in.p.x_hat : in.p.a_hat;
+    pitch = wgmma_row_pitch(in.k);
+  }
+
+  __device__ __forceinline__ unsigned char* stage(int32_t step) const {
+    return smem + (step % L::kStages) * L::kStageBytes;
+  }
+
+  // K step `step` into its stage: weights, and tokens [0, columns) (those past the tile's slots zero-filled).
+  __device__ __forceinline__ void issue(int32_t step) const {
+    unsigned char* st = stage(step);
+    in.issue_weights(st, step);
+    for (int i = threadIdx.x; i < columns * 8; i += kThreads) {
+      const int token = i >> 3, q = i & 7;  // chunk q = 2s + h of the token's step (wgmma_operand.cuh)
+      const bool valid = token < in.w.slots;
+      const __nv_bfloat16* src =
+          valid ? plane + (in.w.first_slot + token) * pitch + step * kWgmmaStepElements + q * 8 : plane;
+      cp_async16(st + L::kTokensAt + token * kSwizzleRowBytes + ((q ^ (token & 7)) << 4), src, valid);
+    }
+    cp_async_commit();
+  }
+
+  // The A fragments of step `step` for this lane's staged rows.
+  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[2][2], uint32_t (&a)[2][4][4]) const {
+    WeightStep<2> weights;
+    in.load_weights(stage(step), step, rows, weights);
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+      for (int s = 0; s < 4; ++s) weight_fragment(weights, t, s, a[t][s]);
+  }
+
+  template <int N>
+  __device__ __forceinline__ void issue_wgmmas(const uint32_t (&a)[2][4][4], const unsigned char* st,
+                                               float (&acc)[2][kAcc]) const {
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      const uint64_t b = wgmma_descriptor_sw128(st + L::kTokensAt + s * 32);
+#pragma unroll
+      for (int t = 0; t < 2; ++t) wgmma_bf16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc[t]), a[t][s], b);
+    }
+  }
+
+  // Step `step` with A registers a[P]; then, while its group runs, step + 1's stage and a[1 - P].
+  template <int P>
+  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[2][2],
+                                            uint32_t (&a)[2][2][4][4], float (&acc)[2][kAcc]) const {
+    const unsigned char* st = stage(step);
+    wgmma_fence();
+    if (columns == 32) issue_wgmmas<32>(a[P], st, acc);
+    else if (columns == 64) issue_wgmmas<64>(a[P], st, acc);
+    else issue_wgmmas<128>(a[P], st, acc);
+    wgmma_commit();
+    wgmma_wait<1>();  // step - 1's group is done: a[1 - P] and its stage are free in this warpgroup
+    if (step + 1 < steps) {
+      cp_async_wait<L::kStages - 3>();  // step + 1's stage has landed (this thread's copies) ...
+      fence_proxy_async_shared();       // ... and is visible to wgmma's reads
+      __syncthreads();                  // for every thread; both warpgroups are done with step - 1's stage
+      const int32_t next = step + L::kStages - 1;
+      if (next < steps) issue(next); else cp_async_commit();
+      prepare(step + 1, rows, a[1 - P]);
+    }
+  }
+
+  __device__ void mainloop(float (&acc)[2][kAcc]) const {
+    const int32_t steps = in.steps();
+    const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2;
+    const int first = (kFc1 && kGated) ? 64 * wg + 16 * warp : 128 * wg + 16 * warp;
+    const int second = (kFc1 && kGated) ? 128 + first : 64 + first;
+    const int rows[2][2] = {{first + g, first + g + 8}, {second + g, second + g + 8}};
+#pragma unroll
+    for (int s = 0; s < L::kStages - 1; ++s) {
+      if (s < steps) issue(s); else cp_async_commit();
+    }
+    cp_async_wait<L::kStages - 2>();
+    fence_proxy_async_shared();
+    __syncthreads();
+    uint32_t a[2][2][4][4];
+    prepare(0, rows, a[0]);
+    for (int32_t step = 0; step < steps; step += 2) {
+      step_body<0>(step, steps, rows, a, acc);
+      if (step + 1 < steps) step_body<1>(step + 1, steps, rows, a, acc);
+    }
+    wgmma_wait<0>();
+    wgmma_pin(acc[0]);
+    wgmma_pin(acc[1]);
+    cp_async_wait<0>();
+    __syncthreads();  // the pipeline's shared memory becomes the epilogue's
+  }
+
+  // Activation (FC1) and per-token stores, through a [token][32 features] staging area per warp.
+  __device__ void epilogue(const float (&acc)[2][kAcc]) const {
+    const int wg = threadIdx.x >> 7, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    float* stage = reinterpret_cast<float*>(smem) + warp * kTokens * L::kEpiloguePitch;
+    const float alpha = kFc1 ? in.p.alpha1(in.w.expert) : 1.0f;
+#pragma unroll
+    for (int j = 0; j < kTokens / 8; ++j) {
+      if (j * 8 >= columns) break;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int row = g + (i >= 2 ? 8 : 0), token = j * 8 + 2 * c + (i & 1);
+        float* v = stage + token * L::kEpiloguePitch;
+        const float first = acc[0][4 * j + i] * kWeightProductFix, second = acc[1][4 * j + i] * kWeightProductFix;
+        if constexpr (kFc1 && kGated) {
+          v[row] = fc1_activation<true>(alpha, first, second);
+        } else {
+          v[row] = kFc1 ? fc1_activation<false>(alpha, first, first) : first;
+          v[16 + row] = kFc1 ? fc1_activation<false>(alpha, second, second) : second;
+        }
+      }
+    }
+    __syncwarp();
+    const int32_t first_row = in.w.row0 + ((kFc1 && kGated) ? 64 : 128) * wg + 16 * (warp & 3);
+    for (int token = lane; token < in.w.slots; token += 32) {
+      const float* v = stage + token * L::kEpiloguePitch;
+      if constexpr (kFc1 && kGated) {
+        in.store_token(token, v, {first_row});
+      } else {
+        in.store_token(token, v, {first_row, first_row + 64});
+      }
+    }
+    __syncthreads();  // the staging area is the next work item's pipeline
+  }
+};
+
+template <bool kFc1, bool kGated>
+__global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
+#if B12X_HAS_WGMMA
+  using K = WgmmaKernel<kFc1, kGated>;
+  extern __shared__ __align__(128) unsigned char dynamic_smem[];
+  unsigned char* smem = dynamic_smem + (-static_cast<int>(shared_address(dynamic_smem)) & (kSwizzleAtomBytes - 1));
+  __shared__ int32_t claimed;  // also marks an image with the wgmma body (wgmma_gemms_available)
+  for (;;) {
+    __syncthreads();
+    if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
+    __syncthreads();
+    K kernel{{p}, smem, 0, nullptr, 0};
+    if (!kernel.in.bind(claimed)) break;
+    kernel.bind_tokens();
+    float acc[2][K::kAcc];
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+      for (int i = 0; i < K::kAcc; ++i) acc[t][i] = 0.0f;
+    kernel.mainloop(acc);
+    kernel.epilogue(acc);
+  }
+#else
+  (void)p;  // images for other architectures hold an empty kernel without shared memory
+#endif
+}
+
+void (*fc1_kernel(bool gated))(MoeParams) { return gated ? moe_wgmma_kernel<true, true> : moe_wgmma_kernel<true, false>; }
+
+}  // namespace
+
+bool wgmma_gemms_available(int device) {
+  constexpr int kCachedDevices = 64;
+  static std::atomic<int8_t> cached[kCachedDevices] = {};  // 0 unknown, 1 no, 2 yes
+  if (device >= 0 && device < kCachedDevices && cached[device].load() != 0) return cached[device].load() == 2;
+  int current = 0;
+  cudaFuncAttributes attributes{};
+  const bool queried = cudaGetDevice(&current) == cudaSuccess && cudaSetDevice(device) == cudaSuccess &&
+                       cudaFuncGetAttributes(&attributes, moe_wgmma_kernel<false, false>) == cudaSuccess;
+  cudaSetDevice(current);
+  // A device without an image (or without CUDA) is an answer here, not an error for the call's later checks to see.
+  if (!queried) cudaGetLastError();
+  const bool available = queried && attributes.sharedSizeBytes > 0;
+  if (device >= 0 && device < kCachedDevices) cached[device].store(available ? 2 : 1);
+  return available;
+}
+
+cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step) {
+  const size_t shared = WgmmaLayout::kRequest;
+  void (*fc1)(MoeParams) = fc1_kernel(p.gated);
+  void (*fc2)(MoeParams) = moe_wgmma_kernel<false, false>;
+  cudaError_t e;
+  *step = "wgmma shared-memory opt-in";
+  if ((e = cudaFuncSetAttribute(fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
+  if ((e = cudaFuncSetAttribute(fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
+  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  const int64_t tiles = (pairs + kTokens - 1) / kTokens + std::min<int64_t>(p.local_experts, pairs);
+  const int32_t fc1_features = p.gated ? kRows / 2 : kRows;
+  const int64_t fc1_items = tiles * ((p.intermediate + fc1_features - 1) / fc1_features);
+  const int64_t fc2_items = tiles * ((p.hidden + kRows - 1) / kRows);
+  int per_sm1 = 0, per_sm2 = 0;
+  *step = "occupancy query";
+  if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kThreads, shared)) != cudaSuccess) return e;
+  if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kThreads, shared)) != cudaSuccess) return e;
+  const int64_t fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
+  const int64_t fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+  *step = "wgmma FC1 launch";
+  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, shared, stream>>>(p);
+  if ((e = cudaGetLastError()) != cudaSuccess) return e;
+  *step = "wgmma FC2 launch";
+  fc2<<<static_cast<unsigned>(fc2_grid), kThreads, shared, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace b12x
