@@ -58,16 +58,26 @@ struct WgmmaKernel {
   using Stager = TileStager<kTokens, kFc1, kGated, true, kRows, kThreads>;
   static constexpr int kAcc = kTokens / 2;  // accumulators per thread of one M tile
 
+  // This thread copies chunk q = tid % 8 of tokens tid / 8 + 32 j, j = 0..3, in every K step.
+  static constexpr int kChunkTokens = kThreads / 8;
+  static constexpr int kChunks = kTokens / kChunkTokens;
+
   Stager in;
   unsigned char* smem;
-  int32_t columns;             // N of this work item's wgmmas: 32, 64 or 128
-  const __nv_bfloat16* plane;  // the tokens' exact values: x_hat (FC1) or a_hat (FC2)
-  int64_t pitch;               // elements per slot row of the plane
+  int32_t columns;                  // N of this work item's wgmmas: 32, 64 or 128
+  const unsigned char* plane;       // the tokens' exact values: x_hat (FC1) or a_hat (FC2)
+  const unsigned char* token_src;   // chunk j = 0 at K step 0 (only dereferenced for tokens of the tile)
+  int32_t token_stride;             // bytes from chunk j to j + 1 (kChunkTokens slot rows)
+  int32_t token_dst;                // stage offset of chunk j = 0; chunk j is j x kChunkTokens rows further
 
   __device__ __forceinline__ void bind_tokens() {
     columns = in.w.slots <= 32 ? 32 : in.w.slots <= 64 ? 64 : 128;
-    plane = kFc1 ? in.p.x_hat : in.p.a_hat;
-    pitch = wgmma_row_pitch(in.k);
+    plane = reinterpret_cast<const unsigned char*>(kFc1 ? in.p.x_hat : in.p.a_hat);
+    const int32_t row_bytes = static_cast<int32_t>(wgmma_row_pitch(in.k)) * 2;
+    const int token = threadIdx.x / 8, q = threadIdx.x % 8;
+    token_src = plane + static_cast<int64_t>(in.w.first_slot + token) * row_bytes + q * 16;
+    token_stride = kChunkTokens * row_bytes;
+    token_dst = L::kTokensAt + token * kSwizzleRowBytes + ((q ^ (token & 7)) << 4);
   }
 
   __device__ __forceinline__ unsigned char* stage(int32_t step) const {
@@ -78,12 +88,14 @@ struct WgmmaKernel {
   __device__ __forceinline__ void issue(int32_t step) const {
     unsigned char* st = stage(step);
     in.issue_weights(st, step);
-    for (int i = threadIdx.x; i < columns * 8; i += kThreads) {
-      const int token = i >> 3, q = i & 7;  // chunk q = 2s + h of the token's step (wgmma_operand.cuh)
-      const bool valid = token < in.w.slots;
-      const __nv_bfloat16* src =
-          valid ? plane + (in.w.first_slot + token) * pitch + step * kWgmmaStepElements + q * 8 : plane;
-      cp_async16(st + L::kTokensAt + token * kSwizzleRowBytes + ((q ^ (token & 7)) << 4), src, valid);
+    const unsigned char* src = token_src + step * kSwizzleRowBytes;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j) {
+      const int token = threadIdx.x / 8 + j * kChunkTokens;
+      if (token < columns) {
+        const bool valid = token < in.w.slots;
+        cp_async16(st + token_dst + j * kChunkTokens * kSwizzleRowBytes, valid ? src + j * token_stride : plane, valid);
+      }
     }
     cp_async_commit();
   }
@@ -202,7 +214,7 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
     __syncthreads();
     if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
     __syncthreads();
-    K kernel{{p}, smem, 0, nullptr, 0};
+    K kernel{{p}, smem, 0, nullptr, nullptr, 0, 0};
     if (!kernel.in.bind(claimed)) break;
     kernel.bind_tokens();
     float acc[2][K::kAcc];
