@@ -1,22 +1,26 @@
 // Tiled FC1/FC2 of the dynamic strategy on Hopper (sm_90a images only): warpgroup MMA with the weights as the A side,
 // dequantised in registers, and the tokens as the B side in shared memory.
 //
-// CTA = two warpgroups over 256 weight rows x kWgmmaTokenTile tokens, persistent with the same work queue and work
-// items as moe_gemm_tiled.cu (tile_stage.cuh copies the weights). Warpgroup u owns two wgmma M tiles of 64 rows:
-//   FC1 silu  : t = 0 the up rows of features [row0 + 64u, +64), t = 1 their gate rows; warp w holds features
-//               row0+64u+16w.. of both, so the activation stays in the lane that accumulated up and gate.
-//   relu2, FC2: rows [row0 + 128u + 64t, +64); warp w holds rows 16w.. of each.
+// CTA = two warpgroups over 128 weight rows x kWgmmaTokenTile (256) tokens, persistent with the same work queue and
+// work items as moe_gemm_tiled.cu (tile_stage.cuh copies the weights). Warpgroup u owns one wgmma M tile of 64 staged
+// rows; warp w of it holds 16 of them:
+//   FC1 silu  : staged rows 0..63 are the up rows of features [row0, row0+64), 64..127 their gate rows; warpgroup u
+//               takes features 32u..32u+31: warps 0, 1 their up rows, warps 2, 3 their gate rows.
+//   relu2, FC2: warpgroup u takes rows [row0 + 64u, +64), warp w rows 16w.. of them.
+// A wgmma's N is as wide as the instruction allows (256 columns = 128 accumulators per thread), so each dequantised
+// weight feeds up to 256 tokens, and an expert with fewer than 257 tokens is one tile.
 // The tokens are not dequantised here: the step-1 quantiser and FC1's epilogue wrote their exact bf16 values once per
 // slot, already in wgmma's chunk order (wgmma_operand.cuh), so a stage's B tile is 16-byte cp.async copies into
 // 128-byte swizzled rows (wgmma.cuh), one row per token.
 // A K step is 64 elements (4 blocks, one per lane column c, in grouped_gemm_sm80.cuh's block order):
 //   1. a kStages-deep cp.async ring brings the weight codes + scales and the B tile (a token's step is one row);
-//   2. each lane dequantises its rows g, g+8 of both M tiles into 4 A fragments per tile (16 registers);
-//   3. each warpgroup issues 8 wgmmas (2 tiles x 4 slices) as one group. A registers are double buffered: step
-//      k + 1's fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
-// The wgmma's N is the tile's token count rounded up to 32, 64 or 128, so a few-token expert's tile skips the empty
-// columns' work. Accumulation order per output is the wgmma's own, fixed for a build; a token's bits do not depend
-// on the other tokens of its tile or on N (tested: tokens alone and in full tiles agree bit for bit).
+//   2. each lane dequantises its rows g, g+8 into 4 A fragments (16 registers);
+//   3. each warpgroup issues 4 wgmmas (one per k16 slice) as one group. A registers are double buffered: step k + 1's
+//      fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
+// The epilogue stages every row's sums per token in shared memory (up and gate meet there), then threads take
+// (token, 16-feature block) items. N is the tile's token count rounded up to 32, so a small expert's tile skips the
+// empty columns' work. Accumulation order per output is the wgmma's own, fixed for a build; a token's bits do not
+// depend on the other tokens of its tile or on N (tested: tokens alone and in full tiles agree bit for bit).
 #include "moe_gemm_wgmma.cuh"
 
 #include <algorithm>
@@ -31,53 +35,63 @@ namespace b12x {
 namespace {
 
 constexpr int kThreads = 256;  // two warpgroups
-constexpr int kRows = 256;     // weight rows per work item: two M tiles of 64 per warpgroup
+constexpr int kRows = 128;     // weight rows per work item: one M tile of 64 per warpgroup
 constexpr int kTokens = kWgmmaTokenTile;
+constexpr int kColumnStep = 32;  // N granularity of the wgmma variants
 
 struct WgmmaLayout {
   using Weights = WeightStage<kRows>;
-  static constexpr int kTokensAt = Weights::kBytes;             // the B tile after the weights
+  // The B tile after the weights, on a swizzle atom.
+  static constexpr int kTokensAt = (Weights::kBytes + kSwizzleAtomBytes - 1) / kSwizzleAtomBytes * kSwizzleAtomBytes;
   static constexpr int kStageBytes = kTokensAt + kTokens * kSwizzleRowBytes;
-  // 5 stages of 25 KB: the epilogue's staging area (135 KB) is the larger user of the CTA's shared memory anyway.
-  static constexpr int kStages = 5;
+  // 4 stages of 37 KB: three steps of copies in flight behind the one the wgmmas read.
+  static constexpr int kStages = 4;
   static constexpr int kPipelineBytes = kStages * kStageBytes;
-  static constexpr int kEpiloguePitch = 33;                     // floats per staged token: 32 + 1 against bank conflicts
-  static constexpr int kEpilogueBytes = kThreads / 32 * kTokens * kEpiloguePitch * 4;
+  // Epilogue: fp32 sums [token][staged row]; a pitch of 132 floats (= 4 mod 32) keeps a warp's stores conflict-free.
+  static constexpr int kEpiloguePitch = kRows + 4;
+  static constexpr int kEpilogueBytes = kTokens * kEpiloguePitch * 4;
   static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
   static constexpr int kRequest = kBytes + kSwizzleAtomBytes;  // room to align the base to an atom
   static_assert(kWgmmaStepElements * 2 == kSwizzleRowBytes, "a token's K step is one swizzled row");
-  static_assert(kTokensAt % kSwizzleAtomBytes == 0 && kStageBytes % kSwizzleAtomBytes == 0,
-                "B tiles start on swizzle atoms");
+  static_assert(kStageBytes % kSwizzleAtomBytes == 0, "B tiles start on swizzle atoms");
   static_assert(kStages >= 3, "the ring keeps the step in use, the next one and one in flight");
   static_assert(kRequest + 1024 <= 227 * 1024, "one CTA per SM within the opt-in shared memory of sm_90");
+  static_assert(kTokens % kColumnStep == 0 && kTokens <= 256, "wgmma N is a multiple of 8 up to 256");
 };
 
 template <bool kFc1, bool kGated>
 struct WgmmaKernel {
   using L = WgmmaLayout;
   using Stager = TileStager<kTokens, kFc1, kGated, true, kRows, kThreads>;
-  static constexpr int kAcc = kTokens / 2;  // accumulators per thread of one M tile
-
-  // This thread copies chunk q = tid % 8 of tokens tid / 8 + 32 j, j = 0..3, in every K step.
+  static constexpr int kAcc = kTokens / 2;  // accumulators per thread
+  // This thread copies chunk q = tid % 8 of tokens tid / 8 + 32 j, j = 0..7, in every K step.
   static constexpr int kChunkTokens = kThreads / 8;
   static constexpr int kChunks = kTokens / kChunkTokens;
 
   Stager in;
   unsigned char* smem;
-  int32_t columns;                  // N of this work item's wgmmas: 32, 64 or 128
+  int32_t columns;                  // N of this work item's wgmmas: the slots rounded up to kColumnStep
   const unsigned char* plane;       // the tokens' exact values: x_hat (FC1) or a_hat (FC2)
   const unsigned char* token_src;   // chunk j = 0 at K step 0 (only dereferenced for tokens of the tile)
   int32_t token_stride;             // bytes from chunk j to j + 1 (kChunkTokens slot rows)
   int32_t token_dst;                // stage offset of chunk j = 0; chunk j is j x kChunkTokens rows further
 
   __device__ __forceinline__ void bind_tokens() {
-    columns = in.w.slots <= 32 ? 32 : in.w.slots <= 64 ? 64 : 128;
+    columns = (in.w.slots + kColumnStep - 1) / kColumnStep * kColumnStep;
     plane = reinterpret_cast<const unsigned char*>(kFc1 ? in.p.x_hat : in.p.a_hat);
     const int32_t row_bytes = static_cast<int32_t>(wgmma_row_pitch(in.k)) * 2;
     const int token = threadIdx.x / 8, q = threadIdx.x % 8;
     token_src = plane + static_cast<int64_t>(in.w.first_slot + token) * row_bytes + q * 16;
     token_stride = kChunkTokens * row_bytes;
     token_dst = L::kTokensAt + token * kSwizzleRowBytes + ((q ^ (token & 7)) << 4);
+  }
+
+  // Staged row of this lane's A fragment rows g (r = 0) and g + 8 (r = 1).
+  __device__ __forceinline__ static int staged_row(int r) {
+    const int wg = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, g = (threadIdx.x % 32) / 4;
+    const int first = (kFc1 && kGated) ? (warp < 2 ? 32 * wg + 16 * warp : 64 + 32 * wg + 16 * (warp - 2))
+                                       : 64 * wg + 16 * warp;
+    return first + g + 8 * r;
   }
 
   __device__ __forceinline__ unsigned char* stage(int32_t step) const {
@@ -100,36 +114,42 @@ struct WgmmaKernel {
     cp_async_commit();
   }
 
-  // The A fragments of step `step` for this lane's staged rows.
-  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[2][2], uint32_t (&a)[2][4][4]) const {
-    WeightStep<2> weights;
+  // The A fragments of step `step` for this lane's rows.
+  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[1][2], uint32_t (&a)[4][4]) const {
+    WeightStep<1> weights;
     in.load_weights(stage(step), step, rows, weights);
 #pragma unroll
-    for (int t = 0; t < 2; ++t)
-#pragma unroll
-      for (int s = 0; s < 4; ++s) weight_fragment(weights, t, s, a[t][s]);
+    for (int s = 0; s < 4; ++s) weight_fragment(weights, 0, s, a[s]);
   }
 
   template <int N>
-  __device__ __forceinline__ void issue_wgmmas(const uint32_t (&a)[2][4][4], const unsigned char* st,
-                                               float (&acc)[2][kAcc]) const {
+  __device__ __forceinline__ void issue_wgmmas(const uint32_t (&a)[4][4], const unsigned char* st,
+                                               float (&acc)[kAcc]) const {
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
-      const uint64_t b = wgmma_descriptor_sw128(st + L::kTokensAt + s * 32);
-#pragma unroll
-      for (int t = 0; t < 2; ++t) wgmma_bf16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc[t]), a[t][s], b);
+      wgmma_bf16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc), a[s], wgmma_descriptor_sw128(st + L::kTokensAt + s * 32));
+    }
+  }
+
+  __device__ __forceinline__ void issue_step(const uint32_t (&a)[4][4], const unsigned char* st, float (&acc)[kAcc]) const {
+    switch (columns / kColumnStep) {
+      case 1: issue_wgmmas<32>(a, st, acc); break;
+      case 2: issue_wgmmas<64>(a, st, acc); break;
+      case 3: issue_wgmmas<96>(a, st, acc); break;
+      case 4: issue_wgmmas<128>(a, st, acc); break;
+      case 5: issue_wgmmas<160>(a, st, acc); break;
+      case 6: issue_wgmmas<192>(a, st, acc); break;
+      case 7: issue_wgmmas<224>(a, st, acc); break;
+      default: issue_wgmmas<256>(a, st, acc); break;
     }
   }
 
   // Step `step` with A registers a[P]; then, while its group runs, step + 1's stage and a[1 - P].
   template <int P>
-  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[2][2],
-                                            uint32_t (&a)[2][2][4][4], float (&acc)[2][kAcc]) const {
-    const unsigned char* st = stage(step);
+  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[1][2],
+                                            uint32_t (&a)[2][4][4], float (&acc)[kAcc]) const {
     wgmma_fence();
-    if (columns == 32) issue_wgmmas<32>(a[P], st, acc);
-    else if (columns == 64) issue_wgmmas<64>(a[P], st, acc);
-    else issue_wgmmas<128>(a[P], st, acc);
+    issue_step(a[P], stage(step), acc);
     wgmma_commit();
     wgmma_wait<1>();  // step - 1's group is done: a[1 - P] and its stage are free in this warpgroup
     if (step + 1 < steps) {
@@ -142,12 +162,9 @@ struct WgmmaKernel {
     }
   }
 
-  __device__ void mainloop(float (&acc)[2][kAcc]) const {
+  __device__ void mainloop(float (&acc)[kAcc]) const {
     const int32_t steps = in.steps();
-    const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2;
-    const int first = (kFc1 && kGated) ? 64 * wg + 16 * warp : 128 * wg + 16 * warp;
-    const int second = (kFc1 && kGated) ? 128 + first : 64 + first;
-    const int rows[2][2] = {{first + g, first + g + 8}, {second + g, second + g + 8}};
+    const int rows[1][2] = {{staged_row(0), staged_row(1)}};
 #pragma unroll
     for (int s = 0; s < L::kStages - 1; ++s) {
       if (s < steps) issue(s); else cp_async_commit();
@@ -155,49 +172,48 @@ struct WgmmaKernel {
     cp_async_wait<L::kStages - 2>();
     fence_proxy_async_shared();
     __syncthreads();
-    uint32_t a[2][2][4][4];
+    uint32_t a[2][4][4];
     prepare(0, rows, a[0]);
     for (int32_t step = 0; step < steps; step += 2) {
       step_body<0>(step, steps, rows, a, acc);
       if (step + 1 < steps) step_body<1>(step + 1, steps, rows, a, acc);
     }
     wgmma_wait<0>();
-    wgmma_pin(acc[0]);
-    wgmma_pin(acc[1]);
+    wgmma_pin(acc);
     cp_async_wait<0>();
     __syncthreads();  // the pipeline's shared memory becomes the epilogue's
   }
 
-  // Activation (FC1) and per-token stores, through a [token][32 features] staging area per warp.
-  __device__ void epilogue(const float (&acc)[2][kAcc]) const {
-    const int wg = threadIdx.x >> 7, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-    float* stage = reinterpret_cast<float*>(smem) + warp * kTokens * L::kEpiloguePitch;
-    const float alpha = kFc1 ? in.p.alpha1(in.w.expert) : 1.0f;
+  // Sums -> [token][staged row] in shared memory; then per (token, 16-feature block): activation (FC1) and stores.
+  __device__ void epilogue(const float (&acc)[kAcc]) const {
+    const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    float* sums = reinterpret_cast<float*>(smem);
+    const int row0 = staged_row(0) - g;
 #pragma unroll
     for (int j = 0; j < kTokens / 8; ++j) {
       if (j * 8 >= columns) break;
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        const int row = g + (i >= 2 ? 8 : 0), token = j * 8 + 2 * c + (i & 1);
-        float* v = stage + token * L::kEpiloguePitch;
-        const float first = acc[0][4 * j + i] * kWeightProductFix, second = acc[1][4 * j + i] * kWeightProductFix;
-        if constexpr (kFc1 && kGated) {
-          v[row] = fc1_activation<true>(alpha, first, second);
-        } else {
-          v[row] = kFc1 ? fc1_activation<false>(alpha, first, first) : first;
-          v[16 + row] = kFc1 ? fc1_activation<false>(alpha, second, second) : second;
-        }
+        const int row = row0 + g + (i >= 2 ? 8 : 0), token = j * 8 + 2 * c + (i & 1);
+        sums[token * L::kEpiloguePitch + row] = acc[4 * j + i] * kWeightProductFix;
       }
     }
-    __syncwarp();
-    const int32_t first_row = in.w.row0 + ((kFc1 && kGated) ? 64 : 128) * wg + 16 * (warp & 3);
-    for (int token = lane; token < in.w.slots; token += 32) {
-      const float* v = stage + token * L::kEpiloguePitch;
-      if constexpr (kFc1 && kGated) {
-        in.store_token(token, v, {first_row});
-      } else {
-        in.store_token(token, v, {first_row, first_row + 64});
+    __syncthreads();
+    constexpr int kBlocks = (kFc1 && kGated) ? kRows / 32 : kRows / 16;  // 16-feature blocks per token
+    const float alpha = kFc1 ? in.p.alpha1(in.w.expert) : 1.0f;
+    for (int item = threadIdx.x; item < in.w.slots * kBlocks; item += kThreads) {
+      const int token = item / kBlocks, b = item % kBlocks;
+      const float* v = sums + token * L::kEpiloguePitch + 16 * b;
+      float block[16];
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        if constexpr (kFc1 && kGated) {
+          block[i] = fc1_activation<true>(alpha, v[i], v[kRows / 2 + i]);
+        } else {
+          block[i] = kFc1 ? fc1_activation<false>(alpha, v[i], v[i]) : v[i];
+        }
       }
+      in.store_token(token, block, {in.w.row0 + 16 * b});
     }
     __syncthreads();  // the staging area is the next work item's pipeline
   }
@@ -217,11 +233,9 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
     K kernel{{p}, smem, 0, nullptr, nullptr, 0, 0};
     if (!kernel.in.bind(claimed)) break;
     kernel.bind_tokens();
-    float acc[2][K::kAcc];
+    float acc[K::kAcc];
 #pragma unroll
-    for (int t = 0; t < 2; ++t)
-#pragma unroll
-      for (int i = 0; i < K::kAcc; ++i) acc[t][i] = 0.0f;
+    for (int i = 0; i < K::kAcc; ++i) acc[i] = 0.0f;
     kernel.mainloop(acc);
     kernel.epilogue(acc);
   }

@@ -102,12 +102,12 @@ public sealed class CudaMoeBackendTests
     [DataRow(MoeActivation.Relu2)]
     public void DynamicTokensGetTheSameBitsInFullTokenTilesAsAlone(MoeActivation activation)
     {
-        // 300 tokens on 2 experts: each expert fills several 128-token tiles (the widest MMA of the dynamic kernels)
-        // plus a partial one, while a token alone is a one-token tile.
-        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(300, 128, 64, 2, 1, Activation: activation, InvalidIdRate: 0, Seed: 12));
+        // 700 tokens on 2 experts: each expert fills one or more 256-token tiles (the widest MMA of the dynamic
+        // kernels) plus a partial one, while a token alone is a one-token tile.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(700, 128, 64, 2, 1, Activation: activation, InvalidIdRate: 0, Seed: 12));
         using var scope = NewDisposeScope();
         ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic).Call().cpu());
-        foreach (int token in new[] { 0, 63, 64, 127, 128, 200, 299 })
+        foreach (int token in new[] { 0, 127, 255, 256, 400, 511, 699 })
         {
             ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), KernelStrategy.Dynamic).Call().cpu());
             BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token}");
