@@ -12,9 +12,6 @@ constexpr int kGemmThreads = 128;
 constexpr int kMicroTokenTile = 8;
 constexpr int kStaticTokenTile = 32;
 constexpr int kDynamicTokenTile = 64;
-// Dynamic strategy on sm_90a (moe_gemm_wgmma.cu): the widest wgmma (N = 256, 128 fp32 accumulators per thread), so
-// each dequantised weight fragment feeds up to 256 tokens and most experts of a prefill batch are one tile.
-constexpr int kWgmmaTokenTile = 256;
 
 // Warps sharing one 16-row group along K. A decode tile holds one token, so a 16-row group is memory work only:
 // 4 warps on it give 4x the loads in flight (qwen3-30b at T=1: 8 pairs x 48 row groups = 384 CTAs, about 3 per SM
