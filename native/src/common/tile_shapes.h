@@ -12,6 +12,9 @@ constexpr int kGemmThreads = 128;
 constexpr int kMicroTokenTile = 8;
 constexpr int kStaticTokenTile = 32;
 constexpr int kDynamicTokenTile = 64;
+// Dynamic strategy on sm_90a (moe_gemm_wgmma.cu): 128 tokens = N of the widest wgmma a 64-row M tile can hold in 64
+// accumulator registers per thread, which leaves room for four warpgroups per SM (127 registers each).
+constexpr int kWgmmaTokenTile = 128;
 
 // Warps sharing one 16-row group along K. A decode tile holds one token, so a 16-row group is memory work only:
 // 4 warps on it give 4x the loads in flight (qwen3-30b at T=1: 8 pairs x 48 row groups = 384 CTAs, about 3 per SM

@@ -72,7 +72,7 @@ __device__ __forceinline__ void wgmma_pin(float (&d)[kCount]) {
   for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-// d += A . B for N = 32, 64, ..., 256 tokens; a: this lane's A fragment (m16n8k16 layout), b: B's descriptor. Images
+// d += A . B for N = 32, 64, 96 or 128 tokens; a: this lane's A fragment (m16n8k16 layout), b: B's descriptor. Images
 // without wgmma get this empty body (their kernels never run it); sm_90a images get the specialisations below.
 template <int N>
 __device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b) {
@@ -91,14 +91,6 @@ __device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const uint32_t 
   "%40, %41, %42, %43, %44, %45, %46, %47"
 #define B12X_WGMMA_R3 "%48, %49, %50, %51, %52, %53, %54, %55, " \
   "%56, %57, %58, %59, %60, %61, %62, %63"
-#define B12X_WGMMA_R4 "%64, %65, %66, %67, %68, %69, %70, %71, " \
-  "%72, %73, %74, %75, %76, %77, %78, %79"
-#define B12X_WGMMA_R5 "%80, %81, %82, %83, %84, %85, %86, %87, " \
-  "%88, %89, %90, %91, %92, %93, %94, %95"
-#define B12X_WGMMA_R6 "%96, %97, %98, %99, %100, %101, %102, %103, " \
-  "%104, %105, %106, %107, %108, %109, %110, %111"
-#define B12X_WGMMA_R7 "%112, %113, %114, %115, %116, %117, %118, %119, " \
-  "%120, %121, %122, %123, %124, %125, %126, %127"
 #define B12X_WGMMA_D0  \
   "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), \
   "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
@@ -119,26 +111,6 @@ __device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const uint32_t 
   "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), \
   "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-#define B12X_WGMMA_D4  \
-  "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), \
-  "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), \
-  "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), \
-  "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79])
-#define B12X_WGMMA_D5  \
-  "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), \
-  "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), \
-  "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), \
-  "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
-#define B12X_WGMMA_D6  \
-  "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), \
-  "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), \
-  "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), \
-  "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111])
-#define B12X_WGMMA_D7  \
-  "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), \
-  "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), \
-  "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), \
-  "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
 // One m64nNk16 wgmma with A from registers; the scale-d predicate is set (D += A.B), B is K-major (no transpose).
 #define B12X_WGMMA_RS(N, DREGS, AREGS, BREG, SCALE, ...)                                                      \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " SCALE ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N           \
@@ -171,57 +143,15 @@ __device__ __forceinline__ void wgmma_bf16_rs<128>(float (&d)[64], const uint32_
                 "%64, %65, %66, %67", "%68", "%69",
                 B12X_WGMMA_D0, B12X_WGMMA_D1, B12X_WGMMA_D2, B12X_WGMMA_D3);
 }
-template <>
-__device__ __forceinline__ void wgmma_bf16_rs<160>(float (&d)[80], const uint32_t (&a)[4], uint64_t b) {
-  B12X_WGMMA_RS(160, B12X_WGMMA_R0 ", " B12X_WGMMA_R1 ", " B12X_WGMMA_R2 ", "
-                    B12X_WGMMA_R3 ", " B12X_WGMMA_R4,
-                "%80, %81, %82, %83", "%84", "%85",
-                B12X_WGMMA_D0, B12X_WGMMA_D1, B12X_WGMMA_D2, B12X_WGMMA_D3,
-                B12X_WGMMA_D4);
-}
-template <>
-__device__ __forceinline__ void wgmma_bf16_rs<192>(float (&d)[96], const uint32_t (&a)[4], uint64_t b) {
-  B12X_WGMMA_RS(192, B12X_WGMMA_R0 ", " B12X_WGMMA_R1 ", " B12X_WGMMA_R2 ", "
-                    B12X_WGMMA_R3 ", " B12X_WGMMA_R4 ", " B12X_WGMMA_R5,
-                "%96, %97, %98, %99", "%100", "%101",
-                B12X_WGMMA_D0, B12X_WGMMA_D1, B12X_WGMMA_D2, B12X_WGMMA_D3,
-                B12X_WGMMA_D4, B12X_WGMMA_D5);
-}
-template <>
-__device__ __forceinline__ void wgmma_bf16_rs<224>(float (&d)[112], const uint32_t (&a)[4], uint64_t b) {
-  B12X_WGMMA_RS(224, B12X_WGMMA_R0 ", " B12X_WGMMA_R1 ", " B12X_WGMMA_R2 ", "
-                    B12X_WGMMA_R3 ", " B12X_WGMMA_R4 ", " B12X_WGMMA_R5 ", "
-                    B12X_WGMMA_R6,
-                "%112, %113, %114, %115", "%116", "%117",
-                B12X_WGMMA_D0, B12X_WGMMA_D1, B12X_WGMMA_D2, B12X_WGMMA_D3,
-                B12X_WGMMA_D4, B12X_WGMMA_D5, B12X_WGMMA_D6);
-}
-template <>
-__device__ __forceinline__ void wgmma_bf16_rs<256>(float (&d)[128], const uint32_t (&a)[4], uint64_t b) {
-  B12X_WGMMA_RS(256, B12X_WGMMA_R0 ", " B12X_WGMMA_R1 ", " B12X_WGMMA_R2 ", "
-                    B12X_WGMMA_R3 ", " B12X_WGMMA_R4 ", " B12X_WGMMA_R5 ", "
-                    B12X_WGMMA_R6 ", " B12X_WGMMA_R7,
-                "%128, %129, %130, %131", "%132", "%133",
-                B12X_WGMMA_D0, B12X_WGMMA_D1, B12X_WGMMA_D2, B12X_WGMMA_D3,
-                B12X_WGMMA_D4, B12X_WGMMA_D5, B12X_WGMMA_D6, B12X_WGMMA_D7);
-}
 #undef B12X_WGMMA_RS
 #undef B12X_WGMMA_R0
 #undef B12X_WGMMA_R1
 #undef B12X_WGMMA_R2
 #undef B12X_WGMMA_R3
-#undef B12X_WGMMA_R4
-#undef B12X_WGMMA_R5
-#undef B12X_WGMMA_R6
-#undef B12X_WGMMA_R7
 #undef B12X_WGMMA_D0
 #undef B12X_WGMMA_D1
 #undef B12X_WGMMA_D2
 #undef B12X_WGMMA_D3
-#undef B12X_WGMMA_D4
-#undef B12X_WGMMA_D5
-#undef B12X_WGMMA_D6
-#undef B12X_WGMMA_D7
 #endif  // B12X_HAS_WGMMA
 
 }  // namespace b12x

@@ -33,8 +33,8 @@ int32_t token_tile_of(int32_t strategy) {
 
 ExpertScalar scalar_of(const b12x_expert_scalars_t& s) { return ExpertScalar{s.values, s.stride, s.base}; }
 
-// sm_90a images run the dynamic strategy's NVFP4 GEMMs (swizzled scales) on warpgroup MMA, whose tiles hold 128 or
-// 256 tokens and whose token operands are exact bf16 planes of the workspace.
+// sm_90a images run the dynamic strategy's NVFP4 GEMMs (swizzled scales) on warpgroup MMA, whose tiles hold
+// kWgmmaTokenTile tokens and whose token operands are exact bf16 planes of the workspace.
 bool uses_wgmma(const b12x_moe_problem_t& q, int32_t strategy) {
   return q.num_tokens > 0 && strategy == B12X_STRATEGY_DYNAMIC && q.quant_mode == B12X_QUANT_MODE_NVFP4 &&
          q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && wgmma_gemms_available(q.device);
@@ -89,8 +89,7 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.x_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.x_hat) : nullptr;
   p.a_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.a_hat) : nullptr;
   p.y = reinterpret_cast<float*>(base + w.y);
-  p.token_tile = wgmma ? wgmma_token_tile(static_cast<int64_t>(q.num_tokens) * q.top_k, q.num_local_experts)
-                       : token_tile_of(strategy);
+  p.token_tile = wgmma ? kWgmmaTokenTile : token_tile_of(strategy);
   return p;
 }
 

@@ -1,32 +1,33 @@
 // Tiled FC1/FC2 of the dynamic strategy on Hopper (sm_90a images only): warpgroup MMA with the weights as the A side,
 // dequantised in registers, and the tokens as the B side in shared memory.
 //
-// CTA = two warpgroups, persistent with the same work queue and work items as moe_gemm_tiled.cu (tile_stage.cuh copies
-// the weights). Two shapes, chosen per call by the tokens per local expert (wgmma_token_tile):
-//   narrow: 256 weight rows x 128 tokens, two wgmma M tiles of 64 rows per warpgroup (experts with few tokens: the
-//           per-step costs are shared by more rows);
-//   wide  : 128 weight rows x 256 tokens, one M tile per warpgroup (the widest wgmma, N = 256: each dequantised weight
-//           feeds 256 tokens).
-// Staged rows (tile_stage.cuh): FC1 silu stages the up rows of R/2 features, then their gate rows; warpgroup u takes
-// R/4 of the features. Narrow: M tile 0 their up rows, tile 1 their gate rows; wide: warps 0, 1 the up rows, warps
-// 2, 3 the gate rows. relu2 and FC2: warpgroup u takes rows [R/2 u, R/2 (u+1)), M tile t the t-th 64 of them.
+// CTA = four warpgroups over 256 weight rows x 128 tokens, persistent with the same work queue and work items as
+// moe_gemm_tiled.cu (tile_stage.cuh copies the weights). Warpgroup u owns one wgmma M tile of 64 staged rows; warp w
+// of it holds 16 of them:
+//   FC1 silu  : staged rows 0..127 are the up rows of features [row0, row0+128), 128..255 their gate rows;
+//               warpgroup u takes features 32u..32u+31: warps 0, 1 their up rows, warps 2, 3 their gate rows.
+//   relu2, FC2: warpgroup u takes rows [row0 + 64u, +64), warp w rows 16w.. of them.
+// Shape, measured on an H200 (b12x bench, T = 512, 4096, 16384 on every named shape): four warpgroups of one M tile
+// beat two warpgroups of two M tiles (256 x 128) and two of one M tile over 256 tokens (128 x 256) on every row,
+// e.g. deepseek-v3 T=4096 12.0 against 13.1 and 13.6 ms: the per-step work is latency-bound, and 16 warps per SM (127
+// registers each) hide more of it than 8.
 // The tokens are not dequantised here: the step-1 quantiser and FC1's epilogue wrote their exact bf16 values once per
 // slot, already in wgmma's chunk order (wgmma_operand.cuh), so a stage's B tile is 16-byte cp.async copies into
 // 128-byte swizzled rows (wgmma.cuh), one row per token.
 // A K step is 64 elements (4 blocks, one per lane column c, in grouped_gemm_sm80.cuh's block order):
 //   1. a kStages-deep cp.async ring brings the weight codes + scales and the B tile (a token's step is one row);
-//   2. each lane dequantises its rows g, g+8 of each M tile into 4 A fragments (16 registers per tile);
-//   3. each warpgroup issues 4 wgmmas (one per k16 slice) per M tile as one group. A registers are double buffered:
-//      step k + 1's fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
+//   2. each lane dequantises its rows g, g+8 into 4 A fragments (16 registers);
+//   3. each warpgroup issues 4 wgmmas (one per k16 slice) as one group. A registers are double buffered: step k + 1's
+//      fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
 // The epilogue stages every row's sums per token in shared memory (up and gate meet there), then threads take
 // (token, 16-feature block) items. N is the tile's token count rounded up to 32, so a small expert's tile skips the
 // empty columns' work. Accumulation order per output is the wgmma's own, fixed for a build; a token's bits depend on
-// neither the other tokens of its tile, nor N, nor the shape (tested: tokens alone and in full wide tiles agree bit
-// for bit).
+// neither the other tokens of its tile nor N (tested: tokens alone and in full tiles agree bit for bit).
 #include "moe_gemm_wgmma.cuh"
 
 #include <algorithm>
 #include <atomic>
+#include "../common/tile_shapes.h"
 #include "../common/wgmma.cuh"
 #include "fc_epilogue.cuh"
 #include "tile_stage.cuh"
@@ -35,18 +36,18 @@
 namespace b12x {
 namespace {
 
-constexpr int kThreads = 256;    // two warpgroups
-constexpr int kColumnStep = 32;  // N granularity of the wgmma variants
+constexpr int kWarpgroups = 4;
+constexpr int kThreads = 128 * kWarpgroups;
+constexpr int kRows = 64 * kWarpgroups;  // weight rows per work item: one wgmma M tile per warpgroup
+constexpr int kTokens = kWgmmaTokenTile;
+constexpr int kColumnStep = 32;          // N granularity of the wgmma variants
 
-template <int kMTiles>
 struct WgmmaLayout {
-  static constexpr int kRows = 128 * kMTiles;        // weight rows per work item
-  static constexpr int kTokens = 256 / kMTiles;      // tokens per tile: 128 accumulators per thread either way
   using Weights = WeightStage<kRows>;
   // The B tile after the weights, on a swizzle atom.
   static constexpr int kTokensAt = (Weights::kBytes + kSwizzleAtomBytes - 1) / kSwizzleAtomBytes * kSwizzleAtomBytes;
   static constexpr int kStageBytes = kTokensAt + kTokens * kSwizzleRowBytes;
-  // 4 stages (26 or 37 KB): three steps of copies in flight behind the one the wgmmas read.
+  // 4 stages of 25 KB: three steps of copies in flight behind the one the wgmmas read.
   static constexpr int kStages = 4;
   static constexpr int kPipelineBytes = kStages * kStageBytes;
   // Epilogue: fp32 sums [token][staged row]; a pitch of rows + 4 (= 4 mod 32) keeps a warp's stores conflict-free.
@@ -62,14 +63,12 @@ struct WgmmaLayout {
   static_assert(kEpiloguePitch % 32 == 4, "conflict-free epilogue stores");
 };
 
-template <int kMTiles, bool kFc1, bool kGated>
+template <bool kFc1, bool kGated>
 struct WgmmaKernel {
-  using L = WgmmaLayout<kMTiles>;
-  static constexpr int kRows = L::kRows;
-  static constexpr int kTokens = L::kTokens;
+  using L = WgmmaLayout;
   using Stager = TileStager<kTokens, kFc1, kGated, true, kRows, kThreads>;
-  static constexpr int kAcc = kTokens / 2;  // accumulators per thread and M tile
-  // This thread copies chunk q = tid % 8 of tokens tid / 8 + 32 j in every K step.
+  static constexpr int kAcc = kTokens / 2;  // accumulators per thread
+  // This thread copies chunk q = tid % 8 of tokens tid / 8 + 64 j in every K step.
   static constexpr int kChunkTokens = kThreads / 8;
   static constexpr int kChunks = kTokens / kChunkTokens;
 
@@ -91,18 +90,13 @@ struct WgmmaKernel {
     token_dst = L::kTokensAt + token * kSwizzleRowBytes + ((q ^ (token & 7)) << 4);
   }
 
-  // Staged row of this lane's A fragment row g (r = 0) or g + 8 (r = 1) of M tile t.
-  __device__ __forceinline__ static int staged_row(int t, int r) {
+  // Staged row of this lane's A fragment row g (r = 0) or g + 8 (r = 1).
+  __device__ __forceinline__ static int staged_row(int r) {
     const int wg = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, g = (threadIdx.x % 32) / 4;
-    constexpr int kFeatures = kRows / 4;  // gated: features per warpgroup
-    int first;
-    if constexpr (kFc1 && kGated) {
-      const int half = kMTiles == 2 ? t : warp / 2;  // 0: up rows, 1: gate rows
-      const int within = kMTiles == 2 ? 16 * warp : 16 * (warp % 2);
-      first = half * (kRows / 2) + kFeatures * wg + within;
-    } else {
-      first = (kRows / 2) * wg + 64 * t + 16 * warp;
-    }
+    constexpr int kFeatures = kRows / 2 / kWarpgroups;  // gated: features per warpgroup
+    // Gated: warps 0, 1 hold up rows, warps 2, 3 the gate rows of the same features.
+    const int first = (kFc1 && kGated) ? (warp / 2) * (kRows / 2) + kFeatures * wg + 16 * (warp % 2)
+                                       : (kRows / kWarpgroups) * wg + 16 * warp;
     return first + g + 8 * r;
   }
 
@@ -127,44 +121,36 @@ struct WgmmaKernel {
   }
 
   // The A fragments of step `step` for this lane's rows.
-  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[kMTiles][2], uint32_t (&a)[kMTiles][4][4]) const {
-    WeightStep<kMTiles> weights;
+  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[1][2], uint32_t (&a)[4][4]) const {
+    WeightStep<1> weights;
     in.load_weights(stage(step), step, rows, weights);
 #pragma unroll
-    for (int t = 0; t < kMTiles; ++t)
-#pragma unroll
-      for (int s = 0; s < 4; ++s) weight_fragment(weights, t, s, a[t][s]);
+    for (int s = 0; s < 4; ++s) weight_fragment(weights, 0, s, a[s]);
   }
 
   template <int N>
-  __device__ __forceinline__ void issue_wgmmas(const uint32_t (&a)[kMTiles][4][4], const unsigned char* st,
-                                               float (&acc)[kMTiles][kAcc]) const {
+  __device__ __forceinline__ void issue_wgmmas(const uint32_t (&a)[4][4], const unsigned char* st,
+                                               float (&acc)[kAcc]) const {
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
       const uint64_t b = wgmma_descriptor_sw128(st + L::kTokensAt + s * 32);
-#pragma unroll
-      for (int t = 0; t < kMTiles; ++t) wgmma_bf16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc[t]), a[t][s], b);
+      wgmma_bf16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc), a[s], b);
     }
   }
 
-  __device__ __forceinline__ void issue_step(const uint32_t (&a)[kMTiles][4][4], const unsigned char* st,
-                                             float (&acc)[kMTiles][kAcc]) const {
-    switch (columns / kColumnStep) {
+  __device__ __forceinline__ void issue_step(const uint32_t (&a)[4][4], const unsigned char* st, float (&acc)[kAcc]) const {
+    switch (columns / kColumnStep) {  // 1..4: a tile holds 1..kTokens slots
       case 1: issue_wgmmas<32>(a, st, acc); break;
       case 2: issue_wgmmas<64>(a, st, acc); break;
       case 3: issue_wgmmas<96>(a, st, acc); break;
       case 4: issue_wgmmas<128>(a, st, acc); break;
-      case 5: if constexpr (kTokens > 128) issue_wgmmas<160>(a, st, acc); break;
-      case 6: if constexpr (kTokens > 128) issue_wgmmas<192>(a, st, acc); break;
-      case 7: if constexpr (kTokens > 128) issue_wgmmas<224>(a, st, acc); break;
-      default: if constexpr (kTokens > 128) issue_wgmmas<256>(a, st, acc); break;
     }
   }
 
   // Step `step` with A registers a[P]; then, while its group runs, step + 1's stage and a[1 - P].
   template <int P>
-  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[kMTiles][2],
-                                            uint32_t (&a)[2][kMTiles][4][4], float (&acc)[kMTiles][kAcc]) const {
+  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[1][2], uint32_t (&a)[2][4][4],
+                                            float (&acc)[kAcc]) const {
     wgmma_fence();
     issue_step(a[P], stage(step), acc);
     wgmma_commit();
@@ -172,18 +158,16 @@ struct WgmmaKernel {
     if (step + 1 < steps) {
       cp_async_wait<L::kStages - 3>();  // step + 1's stage has landed (this thread's copies) ...
       fence_proxy_async_shared();       // ... and is visible to wgmma's reads
-      __syncthreads();                  // for every thread; both warpgroups are done with step - 1's stage
+      __syncthreads();                  // for every thread; every warpgroup is done with step - 1's stage
       const int32_t next = step + L::kStages - 1;
       if (next < steps) issue(next); else cp_async_commit();
       prepare(step + 1, rows, a[1 - P]);
     }
   }
 
-  __device__ void mainloop(float (&acc)[kMTiles][kAcc]) const {
+  __device__ void mainloop(float (&acc)[kAcc]) const {
     const int32_t steps = in.steps();
-    int rows[kMTiles][2];
-#pragma unroll
-    for (int t = 0; t < kMTiles; ++t) rows[t][0] = staged_row(t, 0), rows[t][1] = staged_row(t, 1);
+    const int rows[1][2] = {{staged_row(0), staged_row(1)}};
 #pragma unroll
     for (int s = 0; s < L::kStages - 1; ++s) {
       if (s < steps) issue(s); else cp_async_commit();
@@ -191,34 +175,30 @@ struct WgmmaKernel {
     cp_async_wait<L::kStages - 2>();
     fence_proxy_async_shared();
     __syncthreads();
-    uint32_t a[2][kMTiles][4][4];
+    uint32_t a[2][4][4];
     prepare(0, rows, a[0]);
     for (int32_t step = 0; step < steps; step += 2) {
       step_body<0>(step, steps, rows, a, acc);
       if (step + 1 < steps) step_body<1>(step + 1, steps, rows, a, acc);
     }
     wgmma_wait<0>();
-#pragma unroll
-    for (int t = 0; t < kMTiles; ++t) wgmma_pin(acc[t]);
+    wgmma_pin(acc);
     cp_async_wait<0>();
     __syncthreads();  // the pipeline's shared memory becomes the epilogue's
   }
 
   // Sums -> [token][staged row] in shared memory; then per (token, 16-feature block): activation (FC1) and stores.
-  __device__ void epilogue(const float (&acc)[kMTiles][kAcc]) const {
+  __device__ void epilogue(const float (&acc)[kAcc]) const {
     const int c = threadIdx.x % 4;
     float* sums = reinterpret_cast<float*>(smem);
+    const int rows[2] = {staged_row(0), staged_row(1)};
 #pragma unroll
-    for (int t = 0; t < kMTiles; ++t) {
-      const int rows[2] = {staged_row(t, 0), staged_row(t, 1)};
+    for (int j = 0; j < kTokens / 8; ++j) {
+      if (j * 8 >= columns) break;
 #pragma unroll
-      for (int j = 0; j < kTokens / 8; ++j) {
-        if (j * 8 >= columns) break;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const int token = j * 8 + 2 * c + (i & 1);
-          sums[token * L::kEpiloguePitch + rows[i / 2]] = acc[t][4 * j + i] * kWeightProductFix;
-        }
+      for (int i = 0; i < 4; ++i) {
+        const int token = j * 8 + 2 * c + (i & 1);
+        sums[token * L::kEpiloguePitch + rows[i / 2]] = acc[4 * j + i] * kWeightProductFix;
       }
     }
     __syncthreads();
@@ -242,10 +222,10 @@ struct WgmmaKernel {
   }
 };
 
-template <int kMTiles, bool kFc1, bool kGated>
+template <bool kFc1, bool kGated>
 __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
 #if B12X_HAS_WGMMA
-  using K = WgmmaKernel<kMTiles, kFc1, kGated>;
+  using K = WgmmaKernel<kFc1, kGated>;
   extern __shared__ __align__(128) unsigned char dynamic_smem[];
   unsigned char* smem = dynamic_smem + (-static_cast<int>(shared_address(dynamic_smem)) & (kSwizzleAtomBytes - 1));
   __shared__ int32_t claimed;  // also marks an image with the wgmma body (wgmma_gemms_available)
@@ -256,11 +236,9 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
     K kernel{{p}, smem, 0, nullptr, nullptr, 0, 0};
     if (!kernel.in.bind(claimed)) break;
     kernel.bind_tokens();
-    float acc[kMTiles][K::kAcc];
+    float acc[K::kAcc];
 #pragma unroll
-    for (int t = 0; t < kMTiles; ++t)
-#pragma unroll
-      for (int i = 0; i < K::kAcc; ++i) acc[t][i] = 0.0f;
+    for (int i = 0; i < K::kAcc; ++i) acc[i] = 0.0f;
     kernel.mainloop(acc);
     kernel.epilogue(acc);
   }
@@ -269,21 +247,37 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
 #endif
 }
 
-template <int kMTiles>
-cudaError_t launch_shape(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step) {
-  using L = WgmmaLayout<kMTiles>;
-  const size_t shared = L::kRequest;
-  void (*fc1)(MoeParams) = p.gated ? moe_wgmma_kernel<kMTiles, true, true> : moe_wgmma_kernel<kMTiles, true, false>;
-  void (*fc2)(MoeParams) = moe_wgmma_kernel<kMTiles, false, false>;
+}  // namespace
+
+bool wgmma_gemms_available(int device) {
+  constexpr int kCachedDevices = 64;
+  static std::atomic<int8_t> cached[kCachedDevices] = {};  // 0 unknown, 1 no, 2 yes
+  if (device >= 0 && device < kCachedDevices && cached[device].load() != 0) return cached[device].load() == 2;
+  int current = 0;
+  cudaFuncAttributes attributes{};
+  const bool queried = cudaGetDevice(&current) == cudaSuccess && cudaSetDevice(device) == cudaSuccess &&
+                       cudaFuncGetAttributes(&attributes, moe_wgmma_kernel<false, false>) == cudaSuccess;
+  cudaSetDevice(current);
+  // A device without an image (or without CUDA) is an answer here, not an error for the call's later checks to see.
+  if (!queried) cudaGetLastError();
+  const bool available = queried && attributes.sharedSizeBytes > 0;
+  if (device >= 0 && device < kCachedDevices) cached[device].store(available ? 2 : 1);
+  return available;
+}
+
+cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step) {
+  const size_t shared = WgmmaLayout::kRequest;
+  void (*fc1)(MoeParams) = p.gated ? moe_wgmma_kernel<true, true> : moe_wgmma_kernel<true, false>;
+  void (*fc2)(MoeParams) = moe_wgmma_kernel<false, false>;
   cudaError_t e;
   *step = "wgmma shared-memory opt-in";
   if ((e = cudaFuncSetAttribute(fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
   if ((e = cudaFuncSetAttribute(fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
-  const int64_t tiles = (pairs + L::kTokens - 1) / L::kTokens + std::min<int64_t>(p.local_experts, pairs);
-  const int32_t fc1_features = p.gated ? L::kRows / 2 : L::kRows;
+  const int64_t tiles = (pairs + kTokens - 1) / kTokens + std::min<int64_t>(p.local_experts, pairs);
+  const int32_t fc1_features = p.gated ? kRows / 2 : kRows;
   const int64_t fc1_items = tiles * ((p.intermediate + fc1_features - 1) / fc1_features);
-  const int64_t fc2_items = tiles * ((p.hidden + L::kRows - 1) / L::kRows);
+  const int64_t fc2_items = tiles * ((p.hidden + kRows - 1) / kRows);
   int per_sm1 = 0, per_sm2 = 0;
   *step = "occupancy query";
   if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kThreads, shared)) != cudaSuccess) return e;
@@ -296,37 +290,6 @@ cudaError_t launch_shape(const MoeParams& p, int32_t sms, cudaStream_t stream, c
   *step = "wgmma FC2 launch";
   fc2<<<static_cast<unsigned>(fc2_grid), kThreads, shared, stream>>>(p);
   return cudaGetLastError();
-}
-
-}  // namespace
-
-int32_t wgmma_token_tile(int64_t pairs, int32_t local_experts) {
-  // Measured on an H200 (b12x bench): the wide shape wins from about 128 routed pairs per local expert (mixtral-8x7b
-  // T=512: 1681 against 1908 us; qwen3-30b T=4096: 1868 against 1990 us) and loses below it, where tiles hold few
-  // tokens (deepseek-v3 T=512, 16 per expert: 8584 against 5930 us).
-  return pairs >= static_cast<int64_t>(kWgmmaWideFrom) * local_experts ? WgmmaLayout<1>::kTokens
-                                                                       : WgmmaLayout<2>::kTokens;
-}
-
-bool wgmma_gemms_available(int device) {
-  constexpr int kCachedDevices = 64;
-  static std::atomic<int8_t> cached[kCachedDevices] = {};  // 0 unknown, 1 no, 2 yes
-  if (device >= 0 && device < kCachedDevices && cached[device].load() != 0) return cached[device].load() == 2;
-  int current = 0;
-  cudaFuncAttributes attributes{};
-  const bool queried = cudaGetDevice(&current) == cudaSuccess && cudaSetDevice(device) == cudaSuccess &&
-                       cudaFuncGetAttributes(&attributes, moe_wgmma_kernel<1, false, false>) == cudaSuccess;
-  cudaSetDevice(current);
-  // A device without an image (or without CUDA) is an answer here, not an error for the call's later checks to see.
-  if (!queried) cudaGetLastError();
-  const bool available = queried && attributes.sharedSizeBytes > 0;
-  if (device >= 0 && device < kCachedDevices) cached[device].store(available ? 2 : 1);
-  return available;
-}
-
-cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step) {
-  return p.token_tile == WgmmaLayout<1>::kTokens ? launch_shape<1>(p, sms, stream, step)
-                                                 : launch_shape<2>(p, sms, stream, step);
 }
 
 }  // namespace b12x

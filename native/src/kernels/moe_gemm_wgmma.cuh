@@ -1,5 +1,5 @@
 // Tiled FC1/FC2 of the dynamic strategy on warpgroup MMA (sm_90a). Requires NVFP4 activations and swizzled weight
-// scales, like the tiled kernels it replaces there; the routing must have used wgmma_token_tile's tile.
+// scales, like the tiled kernels it replaces there; the routing must have used kWgmmaTokenTile as its token tile.
 #pragma once
 #include <cuda_runtime.h>
 #include "../dispatch/moe_params.h"
@@ -10,13 +10,7 @@ namespace b12x {
 // False for a device that cannot be queried. Cached per device.
 bool wgmma_gemms_available(int device);
 
-// Average routed pairs per local expert from which the wide tile shape (256 tokens) runs.
-constexpr int32_t kWgmmaWideFrom = 128;
-
-// The token tile (routing and kernel shape) of a call with `pairs` routed pairs over `local_experts` experts.
-int32_t wgmma_token_tile(int64_t pairs, int32_t local_experts);
-
-// Queues FC1 then FC2 on a persistent grid (work queue heads of the routing plan), in the shape of p.token_tile.
+// Queues FC1 then FC2 on a persistent grid (work queue heads of the routing plan).
 cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step);
 
 }  // namespace b12x

@@ -102,8 +102,8 @@ public sealed class CudaMoeBackendTests
     [DataRow(MoeActivation.Relu2)]
     public void DynamicTokensGetTheSameBitsInFullTokenTilesAsAlone(MoeActivation activation)
     {
-        // 700 tokens on 2 experts: each expert fills one or more 256-token tiles (the widest MMA of the dynamic
-        // kernels) plus a partial one, while a token alone is a one-token tile.
+        // 700 tokens on 2 experts: each expert fills several full token tiles of the dynamic kernels (128 tokens,
+        // the widest MMA they issue) plus a partial one, while a token alone is a one-token tile.
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(700, 128, 64, 2, 1, Activation: activation, InvalidIdRate: 0, Seed: 12));
         using var scope = NewDisposeScope();
         ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic).Call().cpu());
