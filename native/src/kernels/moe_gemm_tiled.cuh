@@ -1,6 +1,7 @@
 // Tiled FC1/FC2 for the static and dynamic strategies (many tokens per expert), sm_80 mma.sync with a cp.async
 // pipeline. Requires swizzled weight scales (4 block scales of a row are one aligned word); the launcher sends
-// linear-layout problems to the register-streaming kernels of moe_gemm_kernels.cu.
+// linear-layout problems to the register-streaming kernels of moe_gemm_kernels.cu, and the dynamic strategy's NVFP4
+// problems on sm_90a images to moe_gemm_wgmma.cu. The weight stage is tile_stage.cuh's.
 #pragma once
 #include <cuda_runtime.h>
 #include "../dispatch/moe_params.h"
