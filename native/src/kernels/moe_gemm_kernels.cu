@@ -1,9 +1,9 @@
 #include "moe_gemm_kernels.cuh"
 
-#include <algorithm>
 #include "grouped_gemm_sm80.cuh"
 #include "../common/nvfp4_block.cuh"
 #include "fc_epilogue.cuh"
+#include "gemm_grid.cuh"
 
 namespace b12x {
 namespace {
@@ -174,24 +174,17 @@ namespace {
 template <int TN, int KS>
 cudaError_t launch_for_tile(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream, const char** step) {
   constexpr int kRows = rows_per_cta(KS);
-  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
-  // Upper bound of the sum over experts of ceil(count / TN): P / TN rounded up, plus one partial tile per expert.
-  const int64_t tiles = (pairs + TN - 1) / TN + std::min<int64_t>(p.local_experts, pairs);
-  const int64_t fc1_items = tiles * ((p.intermediate + kRows - 1) / kRows);
-  const int64_t fc2_items = tiles * ((p.hidden + kRows - 1) / kRows);
   void (*fc1)(MoeParams, int32_t) =
       p.gated ? (p.nvfp4 ? moe_fc1_kernel<TN, KS, true, true> : moe_fc1_kernel<TN, KS, true, false>)
               : (p.nvfp4 ? moe_fc1_kernel<TN, KS, false, true> : moe_fc1_kernel<TN, KS, false, false>);
   void (*fc2)(MoeParams, int32_t) = p.nvfp4 ? moe_fc2_kernel<TN, KS, true> : moe_fc2_kernel<TN, KS, false>;
-  int64_t fc1_grid = fc1_items, fc2_grid = fc2_items;
+  int64_t fc1_grid = gemm_work_items(p, TN, kRows, p.intermediate);
+  int64_t fc2_grid = gemm_work_items(p, TN, kRows, p.hidden);
   cudaError_t e;
   if (persistent) {
-    int per_sm1 = 0, per_sm2 = 0;
     *step = "occupancy query";
-    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kGemmThreads, 0)) != cudaSuccess) return e;
-    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kGemmThreads, 0)) != cudaSuccess) return e;
-    fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
-    fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+    if ((e = persistent_grid(fc1, kGemmThreads, 0, sms, fc1_grid, &fc1_grid)) != cudaSuccess) return e;
+    if ((e = persistent_grid(fc2, kGemmThreads, 0, sms, fc2_grid, &fc2_grid)) != cudaSuccess) return e;
   }
   *step = "FC1 launch";
   fc1<<<static_cast<unsigned>(fc1_grid), kGemmThreads, 0, stream>>>(p, persistent ? 1 : 0);

@@ -11,9 +11,9 @@
 // token blocks stay in natural order in the stage and are reordered in registers.
 #include "moe_gemm_tiled.cuh"
 
-#include <algorithm>
 #include "../common/tile_shapes.h"
 #include "fc_epilogue.cuh"
+#include "gemm_grid.cuh"
 #include "tile_stage.cuh"
 
 namespace b12x {
@@ -193,24 +193,20 @@ __global__ void __launch_bounds__(kThreads, kTiledBlocksPerSm) moe_tiled_kernel(
 
 template <int TN>
 cudaError_t launch_tiled(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream, const char** step) {
-  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
-  const int64_t tiles = (pairs + TN - 1) / TN + std::min<int64_t>(p.local_experts, pairs);
-  const int32_t fc1_features = p.gated ? 64 : 128;
-  const int64_t fc1_items = tiles * ((p.intermediate + fc1_features - 1) / fc1_features);
-  const int64_t fc2_items = tiles * ((p.hidden + 127) / 128);
   void (*fc1)(MoeParams, int32_t) =
       p.gated ? (p.nvfp4 ? moe_tiled_kernel<TN, true, true, true> : moe_tiled_kernel<TN, true, true, false>)
               : (p.nvfp4 ? moe_tiled_kernel<TN, true, false, true> : moe_tiled_kernel<TN, true, false, false>);
   void (*fc2)(MoeParams, int32_t) = p.nvfp4 ? moe_tiled_kernel<TN, false, false, true> : moe_tiled_kernel<TN, false, false, false>;
-  int64_t fc1_grid = fc1_items, fc2_grid = fc2_items;
+  // Output rows per work item, as the kernels' stagers number them.
+  const int32_t fc1_rows =
+      p.gated ? TileStager<TN, true, true, true>::kFeatures : TileStager<TN, true, false, true>::kFeatures;
+  int64_t fc1_grid = gemm_work_items(p, TN, fc1_rows, p.intermediate);
+  int64_t fc2_grid = gemm_work_items(p, TN, TileStager<TN, false, false, true>::kFeatures, p.hidden);
   cudaError_t e;
   if (persistent) {
-    int per_sm1 = 0, per_sm2 = 0;
     *step = "occupancy query";
-    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kThreads, 0)) != cudaSuccess) return e;
-    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kThreads, 0)) != cudaSuccess) return e;
-    fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
-    fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+    if ((e = persistent_grid(fc1, kThreads, 0, sms, fc1_grid, &fc1_grid)) != cudaSuccess) return e;
+    if ((e = persistent_grid(fc2, kThreads, 0, sms, fc2_grid, &fc2_grid)) != cudaSuccess) return e;
   }
   *step = "tiled FC1 launch";
   fc1<<<static_cast<unsigned>(fc1_grid), kThreads, 0, stream>>>(p, persistent ? 1 : 0);

@@ -25,11 +25,11 @@
 // neither the other tokens of its tile nor N (tested: tokens alone and in full tiles agree bit for bit).
 #include "moe_gemm_wgmma.cuh"
 
-#include <algorithm>
 #include <atomic>
 #include "../common/tile_shapes.h"
 #include "../common/wgmma.cuh"
 #include "fc_epilogue.cuh"
+#include "gemm_grid.cuh"
 #include "tile_stage.cuh"
 #include "wgmma_operand.cuh"
 
@@ -64,9 +64,12 @@ struct WgmmaLayout {
 };
 
 template <bool kFc1, bool kGated>
+using WgmmaStager = TileStager<kTokens, kFc1, kGated, true, kRows, kThreads>;
+
+template <bool kFc1, bool kGated>
 struct WgmmaKernel {
   using L = WgmmaLayout;
-  using Stager = TileStager<kTokens, kFc1, kGated, true, kRows, kThreads>;
+  using Stager = WgmmaStager<kFc1, kGated>;
   static constexpr int kAcc = kTokens / 2;  // accumulators per thread
   // This thread copies chunk q = tid % 8 of tokens tid / 8 + 64 j in every K step.
   static constexpr int kChunkTokens = kThreads / 8;
@@ -273,17 +276,13 @@ cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t
   *step = "wgmma shared-memory opt-in";
   if ((e = cudaFuncSetAttribute(fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
   if ((e = cudaFuncSetAttribute(fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
-  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
-  const int64_t tiles = (pairs + kTokens - 1) / kTokens + std::min<int64_t>(p.local_experts, pairs);
-  const int32_t fc1_features = p.gated ? kRows / 2 : kRows;
-  const int64_t fc1_items = tiles * ((p.intermediate + fc1_features - 1) / fc1_features);
-  const int64_t fc2_items = tiles * ((p.hidden + kRows - 1) / kRows);
-  int per_sm1 = 0, per_sm2 = 0;
+  // Output rows per work item, as the kernels' stagers number them.
+  const int32_t fc1_rows = p.gated ? WgmmaStager<true, true>::kFeatures : WgmmaStager<true, false>::kFeatures;
+  int64_t fc1_grid = gemm_work_items(p, kTokens, fc1_rows, p.intermediate);
+  int64_t fc2_grid = gemm_work_items(p, kTokens, WgmmaStager<false, false>::kFeatures, p.hidden);
   *step = "occupancy query";
-  if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm1, fc1, kThreads, shared)) != cudaSuccess) return e;
-  if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm2, fc2, kThreads, shared)) != cudaSuccess) return e;
-  const int64_t fc1_grid = std::min<int64_t>(fc1_items, static_cast<int64_t>(sms) * std::max(per_sm1, 1));
-  const int64_t fc2_grid = std::min<int64_t>(fc2_items, static_cast<int64_t>(sms) * std::max(per_sm2, 1));
+  if ((e = persistent_grid(fc1, kThreads, shared, sms, fc1_grid, &fc1_grid)) != cudaSuccess) return e;
+  if ((e = persistent_grid(fc2, kThreads, shared, sms, fc2_grid, &fc2_grid)) != cudaSuccess) return e;
   *step = "wgmma FC1 launch";
   fc1<<<static_cast<unsigned>(fc1_grid), kThreads, shared, stream>>>(p);
   if ((e = cudaGetLastError()) != cudaSuccess) return e;

@@ -1,0 +1,32 @@
+// Grid sizes of the grouped FC1/FC2 GEMMs, shared by their launchers (moe_gemm_kernels.cu, moe_gemm_tiled.cu,
+// moe_gemm_wgmma.cu): the static strategy launches one CTA per work item, the dynamic one a persistent grid whose CTAs
+// claim work items from a queue.
+#pragma once
+#include <cuda_runtime.h>
+#include <algorithm>
+#include <cstdint>
+#include "../dispatch/moe_params.h"
+
+namespace b12x {
+
+// Work items of one GEMM in decode_work_item's numbering, for token tiles of `token_tile` slots and `rows` of the
+// n_rows output rows per item: an upper bound of the token tiles (P / token_tile rounded up, plus one partial tile per
+// expert) times the row tiles. Items past the routing's real tiles find no work and end.
+inline int64_t gemm_work_items(const MoeParams& p, int32_t token_tile, int32_t rows, int32_t n_rows) {
+  const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
+  const int64_t tiles = (pairs + token_tile - 1) / token_tile + std::min<int64_t>(p.local_experts, pairs);
+  return tiles * ((n_rows + rows - 1) / rows);
+}
+
+// CTAs of a persistent grid over `items` work items: as many as are resident on the device at once (at least one per
+// SM), and no more than there are items.
+template <typename Kernel>
+cudaError_t persistent_grid(Kernel kernel, int threads, size_t shared_bytes, int32_t sms, int64_t items,
+                            int64_t* grid) {
+  int per_sm = 0;
+  const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared_bytes);
+  *grid = std::min<int64_t>(items, static_cast<int64_t>(sms) * std::max(per_sm, 1));
+  return e;
+}
+
+}  // namespace b12x
