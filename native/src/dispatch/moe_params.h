@@ -4,7 +4,7 @@
 #include <cuda_bf16.h>
 #include <cstdint>
 #include "../common/scale_layout.cuh"
-#include "scale_pitch.h"
+#include "plane_pitch.h"
 
 namespace b12x {
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include "scale_pitch.h"
+#include "plane_pitch.h"
 
 namespace b12x {
 
@@ -44,9 +44,8 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.a_bf16 = place(nvfp4 ? 0 : pairs * static_cast<size_t>(intermediate) * 2);
   w.x_fp16 = place(staged_fp16 ? pairs * static_cast<size_t>(hidden) * 2 : 0);
   w.a_fp16 = place(staged_fp16 ? pairs * static_cast<size_t>(intermediate) * 2 : 0);
-  const auto padded = [](int64_t k) { return static_cast<size_t>((k + 63) / 64 * 64); };  // wgmma_row_pitch
-  w.x_hat = place(wgmma_operands ? pairs * padded(hidden) * 2 : 0);
-  w.a_hat = place(wgmma_operands ? pairs * padded(intermediate) * 2 : 0);
+  w.x_hat = place(wgmma_operands ? pairs * static_cast<size_t>(wgmma_row_pitch(hidden)) * 2 : 0);
+  w.a_hat = place(wgmma_operands ? pairs * static_cast<size_t>(wgmma_row_pitch(intermediate)) * 2 : 0);
   w.y = place(pairs * static_cast<size_t>(hidden) * 4);
   w.total = at;
   return w;

@@ -9,15 +9,9 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <cstdint>
+#include "../dispatch/plane_pitch.h"
 
 namespace b12x {
-
-constexpr int kWgmmaStepElements = 64;
-
-// Elements per row of a K-long operand.
-__host__ __device__ constexpr int64_t wgmma_row_pitch(int64_t k) {
-  return (k + kWgmmaStepElements - 1) / kWgmmaStepElements * kWgmmaStepElements;
-}
 
 // Stores block `block` (8 pairs in block order) of a row; the row's last block also zeroes the padding blocks of its
 // K step.
