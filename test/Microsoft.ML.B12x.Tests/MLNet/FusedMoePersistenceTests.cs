@@ -39,24 +39,14 @@ public sealed class FusedMoePersistenceTests
         using var directory = new TemporaryDirectory();
         var mlContext = new MLContext(seed: 0);
         MlNetCase c = MlNetCase.Create(tokens: 4);
-        using (MoeWeights inMemory = c.Weights())
-        using (MoeLayerDataCopy copy = new(inMemory))
-        {
-            LayerFile.Save(directory.File("layer.safetensors"), copy.Layer);
-        }
-        using MoeWeights weights = MoeWeights.FromLayerFile(directory.File("layer.safetensors"), ComputeDevice.Cpu);
+        using MoeWeights weights = WeightsFromLayerFile(c, directory.File("layer.safetensors"));
         using FusedMoeTransformer transformer = mlContext.Transforms.FusedMoe(weights, MlNetCase.ColumnRouted()).Fit(c.DataView(mlContext));
 
         transformer.Save(directory.File("moe.zip"));
 
         using ZipArchive zip = ZipFile.OpenRead(directory.File("moe.zip"));
         CollectionAssert.AreEquivalent(new[] { "config.json", "layer.safetensors" }, zip.Entries.Select(e => e.FullName).ToArray());
-        using var layerBytes = new MemoryStream();
-        using (Stream entry = zip.GetEntry("layer.safetensors")!.Open())
-        {
-            entry.CopyTo(layerBytes);
-        }
-        CollectionAssert.AreEqual(File.ReadAllBytes(directory.File("layer.safetensors")), layerBytes.ToArray());
+        CollectionAssert.AreEqual(File.ReadAllBytes(directory.File("layer.safetensors")), EntryBytes(directory.File("moe.zip"), "layer.safetensors"));
         using var config = new StreamReader(zip.GetEntry("config.json")!.Open());
         string json = config.ReadToEnd();
         StringAssert.Contains(json, "\"format\": \"Microsoft.ML.B12x.FusedMoeTransformer\"");
@@ -88,12 +78,7 @@ public sealed class FusedMoePersistenceTests
         using var directory = new TemporaryDirectory();
         var mlContext = new MLContext(seed: 0);
         MlNetCase c = MlNetCase.Create(tokens: 4);
-        using (MoeWeights inMemory = c.Weights())
-        using (MoeLayerDataCopy copy = new(inMemory))
-        {
-            LayerFile.Save(directory.File("layer.safetensors"), copy.Layer);
-        }
-        using MoeWeights weights = MoeWeights.FromLayerFile(directory.File("layer.safetensors"), ComputeDevice.Cpu);
+        using MoeWeights weights = WeightsFromLayerFile(c, directory.File("layer.safetensors"));
         using FusedMoeTransformer transformer = mlContext.Transforms.FusedMoe(weights, MlNetCase.ColumnRouted()).Fit(c.DataView(mlContext));
         File.AppendAllText(directory.File("layer.safetensors"), " ");
 
@@ -145,6 +130,17 @@ public sealed class FusedMoePersistenceTests
         StringAssert.Contains(root.Message, "FusedMoeTransformer.Save(path)");
         StringAssert.Contains(root.Message, "FusedMoeTransformer.Load(mlContext, path, device)");
         chain.LastTransformer.Dispose();
+    }
+
+    /// <summary>Writes the case's layer to a layer file at <paramref name="path"/> and loads CPU weights from it.</summary>
+    private static MoeWeights WeightsFromLayerFile(MlNetCase c, string path)
+    {
+        using (MoeWeights inMemory = c.Weights())
+        using (MoeLayerDataCopy copy = new(inMemory))
+        {
+            LayerFile.Save(path, copy.Layer);
+        }
+        return MoeWeights.FromLayerFile(path, ComputeDevice.Cpu);
     }
 
     private static byte[] EntryBytes(string zipPath, string entryName)
