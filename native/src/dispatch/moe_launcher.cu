@@ -98,12 +98,13 @@ int grid_for(int64_t work, int threads, int sms) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
 }
 
-b12x_status_t launch_gemms(const MoeParams& p, bool persistent, bool wgmma, int sms, cudaStream_t stream,
-                           char* message, size_t message_capacity) {
+b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStream_t stream, char* message,
+                           size_t message_capacity) {
   const char* step = "GEMM launch";
   // Tiled kernels need swizzled scales (aligned 4-block words); linear scales take the register-streaming kernels.
+  // The wgmma kernels run where params_of gave them their token planes (uses_wgmma).
   const bool tiled = p.w1_sa.swizzled;
-  B12X_CUDA_TRY(wgmma  ? launch_moe_gemms_wgmma(p, sms, stream, &step)
+  B12X_CUDA_TRY(p.x_hat != nullptr ? launch_moe_gemms_wgmma(p, sms, stream, &step)
                 : tiled ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
                         : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
                 step);
@@ -192,7 +193,6 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   const MoeParams p = params_of(q, strategy, workspace);
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
-  const bool wgmma = p.x_hat != nullptr;
   const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
   const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
                           static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
@@ -232,8 +232,8 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
 
   b12x_status_t status;
   switch (strategy) {
-    case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, false, sms, stream, message, message_capacity); break;
-    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, wgmma, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;
