@@ -54,10 +54,14 @@ __device__ __forceinline__ void store_fc1_block(const MoeParams& p, int64_t row,
   }
 }
 
+// The factor of a routed pair's FC2 sums in its y row: fp32(w * alpha2) (step 6's per-pair term).
+__device__ __forceinline__ float fc2_row_scale(const MoeParams& p, int32_t pair, int32_t l) {
+  return __fmul_rn(p.routing_weights[pair], p.alpha2(l));
+}
+
 // Step 5's output for hidden row h of a routed pair: y = fp32(w * alpha2) * sum, by pair index (the combine reads it).
 __device__ __forceinline__ void store_fc2_row(const MoeParams& p, int32_t pair, int32_t l, int32_t h, float sum) {
-  const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(l));
-  p.y[static_cast<int64_t>(pair) * p.hidden + h] = __fmul_rn(scale, sum);
+  p.y[static_cast<int64_t>(pair) * p.hidden + h] = __fmul_rn(fc2_row_scale(p, pair, l), sum);
 }
 
 }  // namespace b12x

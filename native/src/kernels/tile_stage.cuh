@@ -189,7 +189,7 @@ struct TileStager {
       }
     } else {
       const int32_t pair = p.slot_pair[slot];
-      const float scale = __fmul_rn(p.routing_weights[pair], p.alpha2(w.expert));
+      const float scale = fc2_row_scale(p, pair, w.expert);
       float* y = p.y + static_cast<int64_t>(pair) * p.hidden;
 #pragma unroll
       for (int b = 0; b < NB; ++b) {
