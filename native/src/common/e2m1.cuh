@@ -7,13 +7,15 @@
 namespace b12x {
 
 // Round to nearest, ties to the even code, saturate at +-6; a negative value rounding to 0 keeps its sign (code 8);
-// NaN encodes to +0. Comparisons only, so there is no rounding of its own.
+// NaN encodes to +0. The magnitudes are steps of 0.5 below 2, of 1 below 4 and of 2 above, so the code is the
+// magnitude in its range's steps rounded to nearest even (exact: the scaling is by a power of two) plus the range's
+// first code, capped at 7; the same codes as comparing against the midpoints, for every fp32 input.
 __device__ __forceinline__ uint32_t e2m1_encode(float v) {
-  float a = fabsf(v);
-  uint32_t m = a <= 0.25f ? 0u : a < 0.75f ? 1u : a <= 1.25f ? 2u : a < 1.75f ? 3u
-             : a <= 2.5f ? 4u : a < 3.5f ? 5u : a <= 5.0f ? 6u : a > 5.0f ? 7u : 0u;  // last arm: NaN
-  uint32_t sign = (__float_as_uint(v) >> 31) & (a == a ? 1u : 0u);
-  return m | (sign << 3);
+  const float a = fabsf(v);
+  const float steps = a < 2.0f ? 2.0f : a < 4.0f ? 1.0f : 0.5f;
+  const float first = a < 2.0f ? 0.0f : a < 4.0f ? 2.0f : 4.0f;
+  const uint32_t code = static_cast<uint32_t>(fminf(rintf(a * steps) + first, 7.0f)) | ((__float_as_uint(v) >> 28) & 8u);
+  return a == a ? code : 0u;  // computed for NaN too (fminf gives 7), then dropped: no branch per element
 }
 
 // Magnitude of a code's low three bits, as float: index 0-3 give index/2 (0, .5, 1, 1.5); index 4-7 give

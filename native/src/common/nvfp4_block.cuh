@@ -31,9 +31,14 @@ __device__ __forceinline__ void block_scale_of(float amax, float gs, uint32_t& s
   q = e4m3_decode(scale);
 }
 
-// The E2M1 code of one element of a block with decoded scale q (0 when q is 0).
-__device__ __forceinline__ uint32_t block_code_of(float v, float q, float gs) {
-  return q != 0.0f ? e2m1_encode(__fmul_rn(v, __frcp_rn(__fmul_rn(q, gs)))) : 0u;
+// What a block's elements are multiplied by before encoding: fp32(1 / fp32(q * gs)). Computed once per block: the
+// IEEE reciprocal is a dozen instructions and a slow-path call, which the compiler does not hoist out of a loop.
+__device__ __forceinline__ float block_code_factor(float q, float gs) { return __frcp_rn(__fmul_rn(q, gs)); }
+
+// The E2M1 code of one element of a block with decoded scale q (0 when q is 0) and factor block_code_factor(q, gs).
+__device__ __forceinline__ uint32_t block_code_of(float v, float q, float factor) {
+  const uint32_t code = e2m1_encode(__fmul_rn(v, factor));
+  return q != 0.0f ? code : 0u;
 }
 
 // 16 bf16 values (32 bytes, 16-byte aligned: rows are multiples of 16 elements) as fp32, exactly.
@@ -56,8 +61,9 @@ __device__ __forceinline__ QuantizedBlock quantize_block16(const float (&v)[16],
   block_scale_of(amax, gs, out.scale, out.q);
   out.codes[0] = 0u;
   out.codes[1] = 0u;
+  const float factor = block_code_factor(out.q, gs);
 #pragma unroll
-  for (int i = 0; i < 16; ++i) out.codes[i >> 3] |= block_code_of(v[i], out.q, gs) << ((i & 7) * 4);
+  for (int i = 0; i < 16; ++i) out.codes[i >> 3] |= block_code_of(v[i], out.q, factor) << ((i & 7) * 4);
   return out;
 }
 

@@ -217,7 +217,7 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   // The tiled kernels copy the activation scales 4 blocks at a time, so a row's padding bytes (C/16 not a multiple
   // of 4) are read (and ignored); zero them so no byte is read uninitialised.
   const bool tiled = p.w1_sa.swizzled;
-  if (p.nvfp4 && tiled && (q.hidden / 16) % 4 != 0) {
+  if (p.nvfp4 && tiled && p.x_hat == nullptr && (q.hidden / 16) % 4 != 0) {  // no xq planes beside x_hat
     B12X_CUDA_TRY(cudaMemsetAsync(p.xq_scales, 0, static_cast<size_t>(pairs) * scale_row_pitch(q.hidden), stream),
                   "activation-scale padding reset");
   }
@@ -226,7 +226,8 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
                   "intermediate-scale padding reset");
   }
   if (p.nvfp4) {
-    moe_quantize_fc1_input<<<grid_for(pairs * (q.hidden / 16), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
+    const int64_t steps = wgmma_row_pitch(q.hidden) / kWgmmaStepElements;  // the quantiser's items per slot
+    moe_quantize_fc1_input<<<grid_for(pairs * steps, kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
     B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
   }
 

@@ -37,8 +37,10 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.queue_heads = place(2 * 4);
   w.slot_pair = place(pairs * 4);
   w.slot_expert = place(pairs * 4);
-  w.xq_codes = place(nvfp4 ? pairs * static_cast<size_t>(hidden / 2) : 0);
-  w.xq_scales = place(nvfp4 ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(hidden))) : 0);
+  // The wgmma kernels read FC1's input from x_hat only, so its codes are not kept then.
+  const bool fc1_codes = nvfp4 && !wgmma_operands;
+  w.xq_codes = place(fc1_codes ? pairs * static_cast<size_t>(hidden / 2) : 0);
+  w.xq_scales = place(fc1_codes ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(hidden))) : 0);
   w.aq_codes = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 2) : 0);
   w.aq_scales = place(nvfp4 ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(intermediate))) : 0);
   w.a_bf16 = place(nvfp4 ? 0 : pairs * static_cast<size_t>(intermediate) * 2);

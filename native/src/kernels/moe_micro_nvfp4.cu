@@ -247,7 +247,7 @@ __device__ __forceinline__ void finish_fc1_block(const MoeParams& p, int32_t pai
   uint32_t scale;
   float q;
   block_scale_of(amax, gs, scale, q);
-  const uint32_t code = block_code_of(v, q, gs);
+  const uint32_t code = block_code_of(v, q, block_code_factor(q, gs));
   uint32_t word = code << ((i & 7) * 4);
 #pragma unroll
   for (int offset = 4; offset > 0; offset >>= 1) word |= __shfl_xor_sync(kLanes, word, offset);  // lanes 0-7, 8-15

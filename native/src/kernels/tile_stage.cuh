@@ -41,8 +41,10 @@ struct TileStager {
   using L = StageLayout<TN, kFp4B>;
   using W = WeightStage<kRows>;
   static constexpr int kFeatures = (kFc1 && kGated) ? kRows / 2 : kRows;  // output rows (features) per work item
-  static constexpr int kCopies = kRows * kStageBlocks / kThreads;          // weight code copies per thread and step
+  static constexpr int kCopies = kRows * kStageBlocks / kThreads;          // 8-byte weight code copies per thread and step
+  static constexpr int kWideCopies = kCopies / 2;                          // 16-byte ones, two blocks each
   static_assert(kThreads >= kRows, "one thread per row copies its scale bytes");
+  static_assert(kCopies % 2 == 0, "a thread's 8-byte copies pair up into 16-byte ones");
 
   const MoeParams& p;
   WorkItem w;
@@ -52,9 +54,14 @@ struct TileStager {
   const uint8_t* codes;   // this expert's weight matrix
   const uint8_t* scales;
   ScaleAddressing sa;
-  // This thread's copies of each step: the code bytes of (row, block) = (tid/4 + j*kThreads/4, tid%4) and, for
-  // tid < kRows, the 4 scale bytes of row tid, all at K step 0; nullptr for rows past the matrix.
+  // This thread's copies of each step: the code bytes of (row, block) = (tid/4 + j*kThreads/4, tid%4) or, wide, of
+  // (row, blocks 2h and 2h + 1) = (tid/2 + j*kThreads/2, tid%2) and, for tid < kRows, the 4 scale bytes of row tid,
+  // all at K step 0; nullptr for rows past the matrix.
   const uint8_t* a_src[kCopies];
+  // 16-byte copies (cp.async.cg, not through L1) where every row's step is 16-byte aligned: K % 32 == 0 and the
+  // weight tensor's base aligned; the 8-byte copies go through L1 (cp.async.ca), which a large shared-memory carve-out
+  // leaves small.
+  bool wide;
   const uint8_t* a_scale_src;
   int32_t scale_step;     // scale bytes per K step
 
@@ -70,10 +77,12 @@ struct TileStager {
     scales = kFc1 ? p.w1_scales : p.w2_scales;
     sa = kFc1 ? p.w1_sa : p.w2_sa;
     const int32_t row_bytes = k / 2;
+    wide = k % 32 == 0 && (reinterpret_cast<uintptr_t>(kFc1 ? p.w1 : p.w2) & 15u) == 0;
+    const int per_row = wide ? kStageBlocks / 2 : kStageBlocks, bytes = wide ? 16 : 8;
 #pragma unroll
     for (int j = 0; j < kCopies; ++j) {
-      const int32_t i = threadIdx.x + j * kThreads, row = weight_row(i / kStageBlocks);
-      a_src[j] = row >= 0 ? codes + static_cast<int64_t>(row) * row_bytes + (i % kStageBlocks) * 8 : nullptr;
+      const int32_t i = threadIdx.x + j * kThreads, row = i / per_row < kRows ? weight_row(i / per_row) : -1;
+      a_src[j] = row >= 0 ? codes + static_cast<int64_t>(row) * row_bytes + (i % per_row) * bytes : nullptr;
     }
     const int32_t row = threadIdx.x < kRows ? weight_row(threadIdx.x) : -1;
     a_scale_src = row >= 0 ? scales + sa.offset(w.expert, row, 0) : nullptr;
@@ -97,11 +106,20 @@ struct TileStager {
   // Copies the weight part of K step `step` into the stage at st.
   __device__ __forceinline__ void issue_weights(unsigned char* st, int32_t step) const {
     const int32_t kb0 = step * kStageBlocks;
+    if (wide) {
 #pragma unroll
-    for (int j = 0; j < kCopies; ++j) {
-      const int32_t i = threadIdx.x + j * kThreads;
-      const bool valid = a_src[j] != nullptr && kb0 + i % kStageBlocks < k_blocks;
-      cp_async8(st + W::kACodes + i * 8, valid ? a_src[j] + step * kStageCodeBytes : codes, valid);
+      for (int j = 0; j < kWideCopies; ++j) {
+        const int32_t i = threadIdx.x + j * kThreads;
+        const bool valid = a_src[j] != nullptr && kb0 + 2 * (i % 2) < k_blocks;  // K % 32 == 0: both blocks or none
+        cp_async16(st + W::kACodes + i * 16, valid ? a_src[j] + step * kStageCodeBytes : codes, valid);
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < kCopies; ++j) {
+        const int32_t i = threadIdx.x + j * kThreads;
+        const bool valid = a_src[j] != nullptr && kb0 + i % kStageBlocks < k_blocks;
+        cp_async8(st + W::kACodes + i * 8, valid ? a_src[j] + step * kStageCodeBytes : codes, valid);
+      }
     }
     if (threadIdx.x < kRows) {
       const bool valid = a_scale_src != nullptr && kb0 < k_blocks;

@@ -13,19 +13,29 @@
 
 namespace b12x {
 
+constexpr int kBlocksPerWgmmaStep = kWgmmaStepElements / 16;
+
 // Stores block `block` (8 pairs in block order) of a row; the row's last block also zeroes the padding blocks of its
 // K step.
 __device__ __forceinline__ void store_wgmma_block(__nv_bfloat16* row, int32_t block, int32_t k_blocks,
                                                   const uint32_t (&pairs)[8]) {
-  uint32_t* step = reinterpret_cast<uint32_t*>(row + (block / 4) * kWgmmaStepElements);
-  const int c = block % 4;
+  uint32_t* step = reinterpret_cast<uint32_t*>(row + (block / kBlocksPerWgmmaStep) * kWgmmaStepElements);
+  const int c = block % kBlocksPerWgmmaStep;
 #pragma unroll
   for (int q = 0; q < 8; ++q) step[q * 4 + c] = pairs[q];
   if (block == k_blocks - 1) {
-    for (int pad = c + 1; pad < 4; ++pad)
+    for (int pad = c + 1; pad < kBlocksPerWgmmaStep; ++pad)
 #pragma unroll
       for (int q = 0; q < 8; ++q) step[q * 4 + pad] = 0u;
   }
+}
+
+// Stores K step `step` of a row whole (chunks[q][c]: pair q of block c, zero for padding blocks) as 16-byte stores.
+__device__ __forceinline__ void store_wgmma_step(__nv_bfloat16* row, int32_t step,
+                                                 const uint32_t (&chunks)[8][kBlocksPerWgmmaStep]) {
+  uint4* dst = reinterpret_cast<uint4*>(row + static_cast<int64_t>(step) * kWgmmaStepElements);
+#pragma unroll
+  for (int q = 0; q < 8; ++q) dst[q] = make_uint4(chunks[q][0], chunks[q][1], chunks[q][2], chunks[q][3]);
 }
 
 }  // namespace b12x

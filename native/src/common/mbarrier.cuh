@@ -1,0 +1,50 @@
+// Shared-memory barriers with phases (PTX mbarrier, sm_90 and later for the waits used here). A ring stage has two:
+// `full` completes a phase when every copy into the stage has landed, `empty` when every consumer is done with it, so
+// producers and consumers of different stages never wait for each other as a CTA-wide barrier would make them.
+//
+// Phase u of a barrier completes when `count` arrivals have been made since phase u - 1; waiting on parity u & 1
+// returns once phase u has completed (a wait for an older phase of the same parity would return at once, so a waiter
+// must not fall two phases behind: the ring's protocol guarantees it).
+#pragma once
+#include <cstdint>
+#include "cp_async.cuh"  // shared_address
+
+namespace b12x {
+
+__device__ __forceinline__ void mbarrier_init(uint64_t* barrier, uint32_t count) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(count) : "memory");
+#endif
+}
+
+// One arrival, with release semantics for this thread's earlier memory accesses.
+__device__ __forceinline__ void mbarrier_arrive(uint64_t* barrier) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(shared_address(barrier)) : "memory");
+#endif
+}
+
+// One arrival made when all of this thread's cp.async copies issued so far have landed (the barrier's count
+// includes it: .noinc).
+__device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t* barrier) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(shared_address(barrier)) : "memory");
+#endif
+}
+
+// Returns once the phase of parity `parity` has completed (acquire semantics).
+__device__ __forceinline__ void mbarrier_wait(uint64_t* barrier, uint32_t parity) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "wait_again:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait_again;\n"
+      "}\n" ::"r"(shared_address(barrier)),
+      "r"(parity)
+      : "memory");
+#endif
+}
+
+}  // namespace b12x
