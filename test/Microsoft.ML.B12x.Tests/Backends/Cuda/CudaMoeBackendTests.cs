@@ -115,6 +115,25 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void ABatchRunInOneTokenChunksGetsTheBitsOfOneCall(KernelStrategy strategy)
+    {
+        // A workspace limit of one byte makes every token its own native call, with the strategy of the whole batch.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(40, 128, 64, 4, 2, Seed: 14));
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy);
+        using MoeProblem problem = MoeProblem.Create(
+            t.X, t.W1Weight, t.W1WeightSf, t.W2Weight, t.W2WeightSf, t.TokenSelectedExperts, t.TokenFinalScales,
+            t.NumExperts, t.TopK, t.W1Alpha, t.W2Alpha, t.Options);
+        Tensor whole = empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
+        Tensor chunked = empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
+        CudaMoeBackend.Instance.Run(problem, whole);
+        CudaMoeBackend.Instance.Run(problem, chunked, workspaceLimitBytes: 1);
+        BitAssert.Equal(MoeTensors.Bits(whole.cpu()), MoeTensors.Bits(chunked.cpu()), data.Hidden, $"{strategy}");
+    }
+
+    [TestMethod]
     public void ZeroTokensGiveAnEmptyOutput()
     {
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(0, 64, 32, 4, 2));
