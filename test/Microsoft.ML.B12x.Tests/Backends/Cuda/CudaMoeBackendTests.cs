@@ -123,9 +123,7 @@ public sealed class CudaMoeBackendTests
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(40, 128, 64, 4, 2, Seed: 14));
         using var scope = NewDisposeScope();
         MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy);
-        using MoeProblem problem = MoeProblem.Create(
-            t.X, t.W1Weight, t.W1WeightSf, t.W2Weight, t.W2WeightSf, t.TokenSelectedExperts, t.TokenFinalScales,
-            t.NumExperts, t.TopK, t.W1Alpha, t.W2Alpha, t.Options);
+        using MoeProblem problem = ProblemOf(t);
         Tensor whole = empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
         Tensor chunked = empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
         CudaMoeBackend.Instance.Run(problem, whole);
@@ -235,13 +233,15 @@ public sealed class CudaMoeBackendTests
         Assert.IsGreaterThanOrEqualTo(before, after, "free device memory after 1000 calls");
     }
 
+    private static MoeProblem ProblemOf(MoeTensors t) => MoeProblem.Create(
+        t.X, t.W1Weight, t.W1WeightSf, t.W2Weight, t.W2WeightSf, t.TokenSelectedExperts, t.TokenFinalScales,
+        t.NumExperts, t.TopK, t.W1Alpha, t.W2Alpha, t.Options);
+
     private static byte[] Bytes(Tensor t) => TorchSharp.TensorPointers.HostSpan<byte>(t.contiguous()).ToArray();
 
     private static int DifferingCodes(MoeTensors t, byte[] oracleCodes)
     {
-        using MoeProblem problem = MoeProblem.Create(
-            t.X, t.W1Weight, t.W1WeightSf, t.W2Weight, t.W2WeightSf, t.TokenSelectedExperts, t.TokenFinalScales,
-            t.NumExperts, t.TopK, t.W1Alpha, t.W2Alpha, t.Options);
+        using MoeProblem problem = ProblemOf(t);
         using Tensor output = empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
         using Tensor codes = CudaMoeBackend.RunAndExportIntermediateCodes(problem, output).cpu();
         ReadOnlySpan<byte> gpu = TorchSharp.TensorPointers.HostSpan<byte>(codes);
