@@ -226,8 +226,8 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
                   "intermediate-scale padding reset");
   }
   if (p.nvfp4) {
-    const int64_t steps = wgmma_row_pitch(q.hidden) / kWgmmaStepElements;  // the quantiser's items per slot
-    moe_quantize_fc1_input<<<grid_for(pairs * steps, kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
+    // The quantiser's items: one per K step of a slot.
+    moe_quantize_fc1_input<<<grid_for(pairs * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
     B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
   }
 

@@ -12,9 +12,10 @@ __host__ __device__ constexpr int32_t scale_row_pitch(int32_t columns) { return 
 // K elements per step of the wgmma kernels' token planes (x_hat, a_hat; wgmma_operand.cuh).
 constexpr int kWgmmaStepElements = 64;
 
-// Elements per row of a wgmma token plane of a K-long operand: K rounded up to whole steps (padding is zero).
-__host__ __device__ constexpr int64_t wgmma_row_pitch(int64_t k) {
-  return (k + kWgmmaStepElements - 1) / kWgmmaStepElements * kWgmmaStepElements;
-}
+// Steps in a row of a wgmma token plane of a K-long operand: K rounded up to whole steps (padding is zero).
+__host__ __device__ constexpr int64_t wgmma_steps(int64_t k) { return (k + kWgmmaStepElements - 1) / kWgmmaStepElements; }
+
+// Elements per row of a wgmma token plane of a K-long operand.
+__host__ __device__ constexpr int64_t wgmma_row_pitch(int64_t k) { return wgmma_steps(k) * kWgmmaStepElements; }
 
 }  // namespace b12x

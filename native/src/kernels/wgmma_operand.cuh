@@ -22,11 +22,11 @@ __device__ __forceinline__ void store_wgmma_block(__nv_bfloat16* row, int32_t bl
   uint32_t* step = reinterpret_cast<uint32_t*>(row + (block / kBlocksPerWgmmaStep) * kWgmmaStepElements);
   const int c = block % kBlocksPerWgmmaStep;
 #pragma unroll
-  for (int q = 0; q < 8; ++q) step[q * 4 + c] = pairs[q];
+  for (int q = 0; q < 8; ++q) step[q * kBlocksPerWgmmaStep + c] = pairs[q];
   if (block == k_blocks - 1) {
     for (int pad = c + 1; pad < kBlocksPerWgmmaStep; ++pad)
 #pragma unroll
-      for (int q = 0; q < 8; ++q) step[q * 4 + pad] = 0u;
+      for (int q = 0; q < 8; ++q) step[q * kBlocksPerWgmmaStep + pad] = 0u;
   }
 }
 
