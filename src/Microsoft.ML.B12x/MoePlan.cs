@@ -43,13 +43,13 @@ public sealed class MoePlan : IDisposable
         if (device.type == DeviceType.CUDA)
         {
             using MoeProblem problem = Problem(maxTokens);
-            string? reason = CudaMoeBackend.Instance.WhyNotSupported(problem);
+            string? reason = CudaMoeBackend.Instance.WhyNotSupported(problem, out CudaMoeCall call);
             if (reason is not null)
             {
                 Dispose();
                 throw new NotSupportedException(reason);
             }
-            _workspace = empty(Math.Max(CudaMoeBackend.WorkspaceBytes(problem, problem.Output!), 1), ScalarType.Byte, device);
+            _workspace = empty(Math.Max(call.WorkspaceBytes, 1), ScalarType.Byte, device);
         }
     }
 

@@ -36,10 +36,16 @@ internal static class BackendSelector
         {
             return RunElsewhere(problem, CPU, ComputeDevice.Cpu);
         }
-        string? reason = CudaMoeBackend.Instance.WhyNotSupported(problem);
+        string? reason = CudaMoeBackend.Instance.WhyNotSupported(problem, out CudaMoeCall call);
         if (reason is null)
         {
-            return RunOn(CudaMoeBackend.Instance, problem);
+            // Runs with the description and plan of the check: one native plan per call.
+            Tensor output = OutputOf(problem);
+            if (problem.Tokens > 0)
+            {
+                CudaMoeBackend.Instance.Run(problem, output, call);
+            }
+            return output;
         }
         if (requested == ComputeDevice.Cuda)
         {
@@ -56,13 +62,17 @@ internal static class BackendSelector
         {
             throw new NotSupportedException(reason);
         }
-        Tensor output = problem.Output ?? empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
+        Tensor output = OutputOf(problem);
         if (problem.Tokens > 0)
         {
             backend.Run(problem, output);
         }
         return output;
     }
+
+    /// <summary>The caller's output buffer, or a new bfloat16 [T, H] tensor on the problem's device.</summary>
+    private static Tensor OutputOf(MoeProblem problem) =>
+        problem.Output ?? empty(new long[] { problem.Tokens, problem.Hidden }, ScalarType.BFloat16, problem.Device);
 
     /// <summary>Copies the inputs to <paramref name="target"/>, runs there, and copies the result back.</summary>
     private static Tensor RunElsewhere(MoeProblem problem, Device target, ComputeDevice where)

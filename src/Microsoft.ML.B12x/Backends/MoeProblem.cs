@@ -15,7 +15,7 @@ namespace Microsoft.ML.B12x.Backends;
 /// </summary>
 internal sealed class MoeProblem : IDisposable
 {
-    private readonly List<Tensor> _owned = new();
+    private List<Tensor>? _owned;
 
     private MoeProblem() { }
 
@@ -80,6 +80,9 @@ internal sealed class MoeProblem : IDisposable
 
     /// <summary>Global expert ids: int32 or int64 [T, K], contiguous.</summary>
     public Tensor ExpertIds { get; private set; } = null!;
+
+    /// <summary>The dtype of <see cref="ExpertIds"/>: Int32 or Int64.</summary>
+    public ScalarType ExpertIdType { get; private set; }
 
     /// <summary>Routing weights: float32 [T, K], contiguous.</summary>
     public Tensor RoutingWeights { get; private set; } = null!;
@@ -160,15 +163,15 @@ internal sealed class MoeProblem : IDisposable
         TensorChecks.SameDevice(w2Weight, nameof(w2Weight), device);
 
         TensorChecks.NotNull(tokenSelectedExperts, nameof(tokenSelectedExperts));
-        TensorChecks.Dtype(tokenSelectedExperts, nameof(tokenSelectedExperts), ScalarType.Int32, ScalarType.Int64);
+        ScalarType idType = TensorChecks.Dtype(tokenSelectedExperts, nameof(tokenSelectedExperts), ScalarType.Int32, ScalarType.Int64);
         TensorChecks.Rank(tokenSelectedExperts, nameof(tokenSelectedExperts), 2);
-        if (tokenSelectedExperts.shape[1] != topK)
+        if (tokenSelectedExperts.size(1) != topK)
         {
             throw new ArgumentException(
                 $"tokenSelectedExperts.shape[1] must equal topK = {topK}; got shape {TensorChecks.ShapeText(tokenSelectedExperts.shape)}.",
                 nameof(tokenSelectedExperts));
         }
-        if (tokenSelectedExperts.shape[0] != tokens)
+        if (tokenSelectedExperts.size(0) != tokens)
         {
             throw new ArgumentException(
                 $"tokenSelectedExperts must have one row per token of x (T = {tokens}); got shape {TensorChecks.ShapeText(tokenSelectedExperts.shape)}.",
@@ -202,6 +205,7 @@ internal sealed class MoeProblem : IDisposable
             W1Weight = w1Weight,
             W2Weight = w2Weight,
             ExpertIds = tokenSelectedExperts,
+            ExpertIdType = idType,
             RoutingWeights = tokenFinalScales,
         };
         try
@@ -241,6 +245,10 @@ internal sealed class MoeProblem : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_owned is null)
+        {
+            return;
+        }
         foreach (Tensor tensor in _owned)
         {
             tensor.Dispose();
@@ -314,17 +322,17 @@ internal sealed class MoeProblem : IDisposable
             return scales;
         }
 
-        long[] viewShape = SwizzledScaleLayout.ViewShape(LocalExperts, rows, columns);
-        if (scales.dim() == 6 && TensorChecks.ShapeText(scales.shape) == TensorChecks.ShapeText(viewShape))
+        if (scales.dim() == 6 && TensorChecks.HasShape(scales, SwizzledScaleLayout.ViewShape(LocalExperts, rows, columns)))
         {
             // FlashInfer's logical view [a, b, c, d, f, e]: storage order is [e][c][f][a][b][d].
             Tensor storage = scales.permute(5, 2, 4, 0, 1, 3).contiguous();
-            _owned.Add(storage);
+            (_owned ??= new()).Add(storage);
             return storage;
         }
         long expected = SwizzledScaleLayout.TotalBytes(LocalExperts, rows, columns);
         if (scales.numel() != expected)
         {
+            long[] viewShape = SwizzledScaleLayout.ViewShape(LocalExperts, rows, columns);
             throw new ArgumentException(
                 $"{name} must hold the swizzled scales of {LocalExperts} experts × {rows} rows × {columns / 16} blocks: " +
                 $"{expected} bytes (E_loc·Np·Cbp = {LocalExperts}·{SwizzledScaleLayout.PaddedRows(rows)}·{SwizzledScaleLayout.PaddedBlocks(columns)}) " +
@@ -341,7 +349,7 @@ internal sealed class MoeProblem : IDisposable
         TensorChecks.NotNull(values, name);
         TensorChecks.Dtype(values, name, ScalarType.Float32);
         TensorChecks.SameDevice(values, name, Device);
-        long length = values.dim() == 1 ? values.shape[0] : -1;
+        long length = values.dim() == 1 ? values.size(0) : -1;
         if (length != 1 && length != NumExperts && length != LocalExperts)
         {
             throw new ArgumentException(
@@ -352,9 +360,9 @@ internal sealed class MoeProblem : IDisposable
         var scalars = length == 1
             ? new ExpertScalars(values, 0, 0)
             : length == LocalExperts ? new ExpertScalars(values, 1, 0) : new ExpertScalars(values, 1, LocalExpertOffset);
-        if (values.device_type == DeviceType.CPU)
+        if (Device.type == DeviceType.CPU)
         {
-            ReadOnlySpan<float> host = TensorPointers.HostSpan<float>(values);
+            ReadOnlySpan<float> host = TensorPointers.HostSlice<float>(values, 0, (int)length);
             for (int i = 0; i < host.Length; i++)
             {
                 float used = reciprocal ? 1f / host[i] : host[i];

@@ -27,13 +27,19 @@ internal static class TensorChecks
         return tensor;
     }
 
-    public static void Dtype(Tensor tensor, string name, params ScalarType[] accepted)
+    /// <summary>Checks the dtype against <paramref name="accepted"/> and returns it (read once for the caller).</summary>
+    public static ScalarType Dtype(Tensor tensor, string name, params ReadOnlySpan<ScalarType> accepted)
     {
-        if (!accepted.Contains(tensor.dtype))
+        ScalarType dtype = tensor.dtype;
+        foreach (ScalarType type in accepted)
         {
-            throw new ArgumentException(
-                $"{name} must have dtype {string.Join(" or ", accepted.Select(DtypeName))}; got {DtypeName(tensor.dtype)}.", name);
+            if (type == dtype)
+            {
+                return dtype;
+            }
         }
+        throw new ArgumentException(
+            $"{name} must have dtype {string.Join(" or ", accepted.ToArray().Select(DtypeName))}; got {DtypeName(dtype)}.", name);
     }
 
     public static void Rank(Tensor tensor, string name, int rank)
@@ -44,12 +50,33 @@ internal static class TensorChecks
         }
     }
 
-    public static void Shape(Tensor tensor, string name, params long[] expected)
+    public static void Shape(Tensor tensor, string name, params ReadOnlySpan<long> expected)
     {
-        if (!tensor.shape.SequenceEqual(expected))
+        if (!HasShape(tensor, expected))
         {
             throw new ArgumentException($"{name} must have shape {ShapeText(expected)}; got {ShapeText(tensor.shape)}.", name);
         }
+    }
+
+    /// <summary>
+    /// Whether the tensor's sizes are <paramref name="expected"/>, read one dimension at a time: TorchSharp's
+    /// <c>shape</c> property builds a new array on every read and costs tens of times a size query, which adds up
+    /// on a call path that validates a dozen tensors per layer call.
+    /// </summary>
+    public static bool HasShape(Tensor tensor, ReadOnlySpan<long> expected)
+    {
+        if (tensor.dim() != expected.Length)
+        {
+            return false;
+        }
+        for (int axis = 0; axis < expected.Length; axis++)
+        {
+            if (tensor.size(axis) != expected[axis])
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     public static void Contiguous(Tensor tensor, string name)
@@ -76,7 +103,7 @@ internal static class TensorChecks
     /// </summary>
     public static int Dimension(Tensor tensor, string name, int axis)
     {
-        long size = tensor.shape[axis];
+        long size = tensor.size(axis);
         if (size > int.MaxValue)
         {
             throw new ArgumentException(
@@ -85,7 +112,7 @@ internal static class TensorChecks
         return (int)size;
     }
 
-    public static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
+    public static string ShapeText(ReadOnlySpan<long> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
     public static string DtypeName(ScalarType type) => type == Float8E4M3 ? "Float8_e4m3fn" : type.ToString();
 }

@@ -28,7 +28,7 @@ internal sealed unsafe class CpuMoeCall
         IsNvfp4 = problem.QuantMode == MoeQuantMode.Nvfp4;
         Isa = isa;
         X = (ushort*)TensorPointers.DataPointer(problem.X);
-        if (problem.ExpertIds.dtype == ScalarType.Int64)
+        if (problem.ExpertIdType == ScalarType.Int64)
         {
             _ids64 = (long*)TensorPointers.DataPointer(problem.ExpertIds);
         }

@@ -1,5 +1,5 @@
 using System;
-using System.Collections.Generic;
+using System.Collections.Concurrent;
 using Microsoft.ML.B12x.Backends.Cuda.Interop;
 using Microsoft.ML.B12x.TorchSharp;
 using TorchSharp;
@@ -26,13 +26,28 @@ internal sealed class CudaMoeBackend : IMoeBackend
     /// </summary>
     internal const long WorkspaceLimitBytes = 4L << 30;
 
+    /// <summary>
+    /// <see cref="WhyDeviceNotSupported"/>'s answer by device index. TorchSharp's view of CUDA, the loaded native
+    /// library and a device's compute capability cannot change while the process runs, and asking again on every
+    /// call (a LibTorch query and a native device query) is host time that a decode step, bound by it, cannot spare.
+    /// </summary>
+    private static readonly ConcurrentDictionary<int, string?> s_deviceRefusals = new();
+
     public string Name => "cuda";
 
     /// <summary>The device index TorchSharp uses for "cuda" without an index.</summary>
     public static int CurrentDeviceIndex() => 0;
 
-    public string? WhyNotSupported(MoeProblem problem)
+    public string? WhyNotSupported(MoeProblem problem) => WhyNotSupported(problem, out _);
+
+    /// <summary>
+    /// As <see cref="WhyNotSupported(MoeProblem)"/>; when the backend can serve the problem, <paramref name="call"/>
+    /// holds the description and plan that the check made, for
+    /// <see cref="Run(MoeProblem, Tensor, in CudaMoeCall, long)"/>.
+    /// </summary>
+    public string? WhyNotSupported(MoeProblem problem, out CudaMoeCall call)
     {
+        call = default;
         if (WhyDeviceNotSupported(DeviceIndex(problem.Device)) is string reason)
         {
             return reason;
@@ -41,25 +56,30 @@ internal sealed class CudaMoeBackend : IMoeBackend
         {
             return $"T·K = {problem.RoutedPairs} routed pairs exceed the kernels' 32-bit pair index.";
         }
-        return Misalignment(problem) ?? WhyKernelsCannotServe(problem);
-    }
-
-    /// <summary>The native planner's refusal (a kernel limit of the chosen strategy on this device), or null.</summary>
-    private static string? WhyKernelsCannotServe(MoeProblem problem)
-    {
+        NativeMoeProblem native = Describe(problem, problem.Output);
+        if (Misalignment(problem, native) is string misaligned)
+        {
+            return misaligned;
+        }
         try
         {
-            NativeProxy.Plan(Describe(problem, output: null));
+            var (strategy, bytes) = NativeProxy.Plan(native);
+            call = new CudaMoeCall(native, strategy, bytes);
             return null;
         }
         catch (NotSupportedException e)
         {
-            return e.Message;
+            return e.Message; // the native planner's refusal: a kernel limit of the chosen strategy on this device
         }
     }
 
-    /// <summary>Why the kernels cannot run on CUDA device <paramref name="device"/> at all, or null when they can.</summary>
-    public static string? WhyDeviceNotSupported(int device)
+    /// <summary>
+    /// Why the kernels cannot run on CUDA device <paramref name="device"/> at all, or null when they can; asked once
+    /// per device in a process.
+    /// </summary>
+    public static string? WhyDeviceNotSupported(int device) => s_deviceRefusals.GetOrAdd(device, static d => QueryDeviceSupport(d));
+
+    private static string? QueryDeviceSupport(int device)
     {
         if (!cuda.is_available())
         {
@@ -88,45 +108,50 @@ internal sealed class CudaMoeBackend : IMoeBackend
     /// would reject the call); block scales 4, because the tiled kernels stage swizzled scale words with 4-byte
     /// cp.async (native/src/kernels/moe_gemm_tiled.cu), which faults on a misaligned address.
     /// </summary>
-    private static string? Misalignment(MoeProblem problem)
-    {
-        var requirements = new List<(Tensor Tensor, string Name, long Alignment)>
-        {
-            (problem.X, "x", 16),
-            (problem.W1Weight, "w1Weight", 8),
-            (problem.W2Weight, "w2Weight", 8),
-            (problem.W1Scales, "w1WeightSf", 4),
-            (problem.W2Scales, "w2WeightSf", 4),
-            (problem.ExpertIds, "tokenSelectedExperts", problem.ExpertIds.element_size()),
-            (problem.RoutingWeights, "tokenFinalScales", 4),
-        };
-        if (problem.Output is not null)
-        {
-            requirements.Add((problem.Output, nameof(FusedMoeOptions.Output), 8));
-        }
-        foreach ((Tensor tensor, string name, long alignment) in requirements)
-        {
-            long address = TensorPointers.DataPointer(tensor).ToInt64();
-            if (address % alignment != 0)
-            {
-                return $"{name}'s data starts at an address that is not {alignment}-byte aligned (a view at an offset into a larger " +
-                    "tensor); the CUDA kernels need that alignment. Pass a fresh tensor (.clone()) to run on CUDA.";
-            }
-        }
-        return null;
-    }
+    private static string? Misalignment(MoeProblem problem, in NativeMoeProblem native) =>
+        Misaligned(native.X, "x", 16)
+        ?? Misaligned(native.W1, "w1Weight", 8)
+        ?? Misaligned(native.W2, "w2Weight", 8)
+        ?? Misaligned(native.W1Scales, "w1WeightSf", 4)
+        ?? Misaligned(native.W2Scales, "w2WeightSf", 4)
+        ?? Misaligned(native.ExpertIds, "tokenSelectedExperts", IdBytes(problem))
+        ?? Misaligned(native.RoutingWeights, "tokenFinalScales", 4)
+        ?? (problem.Output is null ? null : Misaligned(native.Output, nameof(FusedMoeOptions.Output), 8));
+
+    private static string? Misaligned(IntPtr address, string name, long alignment) => address.ToInt64() % alignment == 0
+        ? null
+        : $"{name}'s data starts at an address that is not {alignment}-byte aligned (a view at an offset into a larger " +
+          "tensor); the CUDA kernels need that alignment. Pass a fresh tensor (.clone()) to run on CUDA.";
 
     public void Run(MoeProblem problem, Tensor output) => Run(problem, output, WorkspaceLimitBytes);
 
-    /// <summary>Runs the problem in token chunks whose workspace stays within <paramref name="workspaceLimitBytes"/>
-    /// (at least one token per native call).</summary>
+    /// <summary>Plans the problem, then runs it as <see cref="Run(MoeProblem, Tensor, in CudaMoeCall, long)"/>.</summary>
     internal void Run(MoeProblem problem, Tensor output, long workspaceLimitBytes)
     {
-        NativeMoeProblem native = Describe(problem, output);
-        native.Strategy = (int)NativeProxy.Plan(native).Strategy; // fixed for every chunk
+        NativeMoeProblem native = Describe(problem, output: null);
+        var (strategy, bytes) = NativeProxy.Plan(native);
+        Run(problem, output, new CudaMoeCall(native, strategy, bytes), workspaceLimitBytes);
+    }
+
+    /// <summary>
+    /// Runs a problem with the description and plan it was accepted with: in one native call with the plan's workspace
+    /// when that is within <paramref name="workspaceLimitBytes"/>, so the common call plans once; else in token
+    /// chunks whose workspace stays within it (at least one token per native call), all with the whole batch's
+    /// strategy.
+    /// </summary>
+    internal void Run(MoeProblem problem, Tensor output, in CudaMoeCall call, long workspaceLimitBytes = WorkspaceLimitBytes)
+    {
+        NativeMoeProblem native = call.Native;
+        native.Output = TensorPointers.DataPointer(output);
+        native.Strategy = (int)call.Strategy; // fixed for every chunk
+        if (call.WorkspaceBytes <= workspaceLimitBytes)
+        {
+            RunNative(native, call.WorkspaceBytes, problem.Device);
+            return;
+        }
         long perToken = PerTokenWorkspace(native);
         int chunk = (int)Math.Clamp(workspaceLimitBytes / Math.Max(perToken, 1), 1, problem.Tokens);
-        long xRow = problem.Hidden * 2L, idRow = problem.TopK * problem.ExpertIds.element_size(), weightRow = problem.TopK * 4L;
+        long xRow = problem.Hidden * 2L, idRow = problem.TopK * IdBytes(problem), weightRow = problem.TopK * 4L;
         for (int first = 0; first < problem.Tokens; first += chunk)
         {
             NativeMoeProblem part = native;
@@ -136,8 +161,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
             part.ExpertIds = native.ExpertIds + (nint)(first * idRow);
             part.RoutingWeights = native.RoutingWeights + (nint)(first * weightRow);
             var (_, bytes) = NativeProxy.Plan(part);
-            using Tensor workspace = AllocateWorkspace(bytes, problem.Device);
-            NativeProxy.Run(part, TensorPointers.DataPointer(workspace), bytes);
+            RunNative(part, bytes, problem.Device);
         }
     }
 
@@ -216,6 +240,13 @@ internal sealed class CudaMoeBackend : IMoeBackend
         }
     }
 
+    /// <summary>One native call over a workspace of <paramref name="bytes"/> from TorchSharp's caching allocator.</summary>
+    private static void RunNative(in NativeMoeProblem native, long bytes, Device device)
+    {
+        using Tensor workspace = AllocateWorkspace(bytes, device);
+        NativeProxy.Run(native, TensorPointers.DataPointer(workspace), bytes);
+    }
+
     private static long PerTokenWorkspace(in NativeMoeProblem native)
     {
         NativeMoeProblem one = native;
@@ -227,7 +258,12 @@ internal sealed class CudaMoeBackend : IMoeBackend
 
     private static int DeviceIndex(Device device) => device.index < 0 ? CurrentDeviceIndex() : device.index;
 
-    /// <summary>The native description; <paramref name="output"/> null only for planning, which reads no pointer.</summary>
+    /// <summary>Bytes of one expert id: 8 for int64 ids, 4 for int32.</summary>
+    private static long IdBytes(MoeProblem problem) => problem.ExpertIdType == ScalarType.Int64 ? 8 : 4;
+
+    /// <summary>
+    /// The native description; <paramref name="output"/> null until the output is known (planning reads no pointer).
+    /// </summary>
     private static NativeMoeProblem Describe(MoeProblem problem, Tensor? output)
     {
         var native = new NativeMoeProblem
@@ -245,7 +281,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
             QuantMode = problem.QuantMode == MoeQuantMode.Nvfp4 ? 0 : 1,
             ScaleLayout = problem.ScaleLayout == ScaleLayout.Swizzled128x4 ? 0 : 1,
             ReciprocalAlphas = problem.HasReciprocalAlphas ? 1 : 0,
-            IndexType = problem.ExpertIds.dtype == ScalarType.Int64 ? 1 : 0,
+            IndexType = problem.ExpertIdType == ScalarType.Int64 ? 1 : 0,
             Strategy = (int)StrategyOf(problem.Options),
             MicroMaxTokens = problem.Options.MicroMaxTokens,
             MicroMaxPairs = problem.Options.MicroMaxPairs,

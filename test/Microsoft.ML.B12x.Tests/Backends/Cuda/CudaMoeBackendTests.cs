@@ -132,6 +132,27 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    [DataRow(1, KernelStrategy.Micro)]
+    [DataRow(9, KernelStrategy.Static)]
+    [DataRow(700, KernelStrategy.Dynamic)]
+    public void TheSupportCheckPlansTheWorkspaceOfTheStrategyItResolves(int tokens, KernelStrategy expected)
+    {
+        // A call runs with the plan its support check made under Auto and forces the strategy that plan resolved, so
+        // that plan's workspace must be what the forced strategy needs.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(tokens, 128, 64, 8, 2, Seed: 15));
+        using var scope = NewDisposeScope();
+        using MoeProblem auto = ProblemOf(CudaTestEnvironment.OnCuda(MoeTensors.From(data)));
+        using MoeProblem forced = ProblemOf(CudaTestEnvironment.OnCuda(MoeTensors.From(data), expected));
+        Tensor output = empty(new long[] { tokens, data.Hidden }, ScalarType.BFloat16, auto.Device);
+
+        Assert.IsNull(CudaMoeBackend.Instance.WhyNotSupported(auto, out CudaMoeCall call));
+
+        Assert.AreEqual(expected.ToString(), call.Strategy.ToString());
+        Assert.AreEqual(expected, CudaMoeBackend.ResolvedStrategy(forced, output));
+        Assert.AreEqual(CudaMoeBackend.WorkspaceBytes(forced, output), call.WorkspaceBytes);
+    }
+
+    [TestMethod]
     public void ZeroTokensGiveAnEmptyOutput()
     {
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(0, 64, 32, 4, 2));
