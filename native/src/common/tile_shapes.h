@@ -31,6 +31,8 @@ constexpr int kMicroStepsInFlight = 4;
 // NVFP4 decode (moe_micro_nvfp4.cu): 128-element slabs a warp keeps in flight through cp.async. Measured on an H200
 // (b12x bench, T = 1 and 8): 2 slabs beat 3 (mixtral-8x7b T=8 583 against 688 us, the others equal or up to 1 us
 // faster) and 4 (smaller rings fit more CTAs per SM, and the in-flight bytes of 2 slabs already cover the latency).
+// Measured again with 16-byte weight copies (kernel timelines, H200): 3 and 4 slabs were no faster anywhere, e.g.
+// qwen3-30b T=1 25.6 and 27.3 us against 22.5, deepseek-v3 T=8 482 and 497 us against 477.
 constexpr int kMicroSlabsInFlight = 2;
 // NVFP4 decode: warps per CTA, each taking every kMicroNvfp4Warps-th slab of K. 8 warps (twice the ring per CTA)
 // measured slower on an H200: qwen3-30b T=1 36.6 against 29.3 us, deepseek-v3 131.6 against 110.6 us.

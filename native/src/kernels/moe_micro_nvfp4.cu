@@ -39,12 +39,14 @@ struct SlabSource {
   const uint8_t* scales[NA][2];  // the row's scale word of blocks 4 * (c / 2) .. + 3 of slab 0 (4-byte aligned)
   int32_t scale_step;            // scale bytes from one slab to the next: two 4-block words
   int32_t k_blocks;
+  bool wide;                     // the matrix starts 16-byte aligned: one 16-byte copy per lane and row, past L1
 
   __device__ __forceinline__ void bind(const uint8_t* matrix, const uint8_t* scale_tensor, const ScaleAddressing& sa,
                                        int32_t expert, int32_t k, const int32_t (&row)[NA][2]) {
     const int c = threadIdx.x & 3;
     k_blocks = k / 16;
     scale_step = 2 * sa.four_block_stride();
+    wide = (reinterpret_cast<uintptr_t>(matrix) & 15u) == 0;  // rows are K / 2 bytes apart, K % 64 == 0
 #pragma unroll
     for (int a = 0; a < NA; ++a) {
 #pragma unroll
@@ -67,8 +69,12 @@ struct SlabSource {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         unsigned char* dst = reinterpret_cast<unsigned char*>(&ring.codes[warp][stage][2 * a + r][lane]);
-        cp_async8(dst, codes[a][r] + code_offset, valid);  // weight codes are only 8-byte aligned (problem_validation.cpp)
-        cp_async8(dst + 8, codes[a][r] + code_offset + 8, valid);
+        if (wide) {
+          cp_async16(dst, codes[a][r] + code_offset, valid);
+        } else {  // weight codes are only 8-byte aligned (problem_validation.cpp)
+          cp_async8(dst, codes[a][r] + code_offset, valid);
+          cp_async8(dst + 8, codes[a][r] + code_offset + 8, valid);
+        }
         cp_async4(&ring.scales[warp][stage][2 * a + r][lane], scales[a][r] + scale_offset, valid);
       }
     }

@@ -1,6 +1,7 @@
 using System;
 using Microsoft.ML.B12x.Tests.Infrastructure;
 using Microsoft.ML.B12x.Tests.Properties;
+using Microsoft.ML.B12x.TorchSharp;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using static TorchSharp.torch;
 
@@ -39,6 +40,23 @@ public sealed class CudaMisalignedInputTests
 
         MoeTensors auto = misaligned with { Options = misaligned.Options with { Device = ComputeDevice.Auto } };
         BitAssert.Equal(cpu, MoeTensors.Bits(auto.Call().cpu()), data.Hidden, $"{name} misaligned by {offset} elements, Device = Auto");
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Micro)]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void WeightCodesAlignedToEightBytesOnlyGiveTheBitsOfAlignedCodes(KernelStrategy strategy)
+    {
+        // 8 bytes is all the kernels ask of weight codes; 16-byte aligned codes take wider copies, which must not
+        // change a bit. H and I are multiples of 64, so the micro strategy runs its NVFP4 kernels.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(9, 256, 128, 8, 2, Seed: 23));
+        using var scope = NewDisposeScope();
+        MoeTensors aligned = CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy);
+        MoeTensors shifted = InvalidCall.Set(InvalidCall.Set(aligned, "w1Weight", Shifted(aligned.W1Weight, 8)), "w2Weight", Shifted(aligned.W2Weight, 8));
+        Assert.AreEqual(8L, TensorPointers.DataPointer(shifted.W1Weight).ToInt64() % 16);
+
+        BitAssert.Equal(MoeTensors.Bits(aligned.Call().cpu()), MoeTensors.Bits(shifted.Call().cpu()), data.Hidden, $"{strategy}, codes at 8 mod 16");
     }
 
     /// <summary>The same values in a contiguous view starting <paramref name="elements"/> elements into a larger tensor.</summary>
