@@ -78,6 +78,7 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.queue_heads = reinterpret_cast<int32_t*>(base + w.queue_heads);
   p.slot_pair = reinterpret_cast<int32_t*>(base + w.slot_pair);
   p.slot_expert = reinterpret_cast<int32_t*>(base + w.slot_expert);
+  p.pair_slot = reinterpret_cast<int32_t*>(base + w.pair_slot);
   p.xq_codes = reinterpret_cast<uint8_t*>(base + w.xq_codes);
   p.xq_scales = reinterpret_cast<uint8_t*>(base + w.xq_scales);
   p.aq_codes = reinterpret_cast<uint8_t*>(base + w.aq_codes);
@@ -226,8 +227,9 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
                   "intermediate-scale padding reset");
   }
   if (p.nvfp4) {
-    // The quantiser's items: one per K step of a slot.
-    moe_quantize_fc1_input<<<grid_for(pairs * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
+    // The quantiser's items: one per K step of a slot, or of a token when it runs per token (quantize_nvfp4.cu).
+    const int64_t rows = quantizes_per_token(p) ? q.num_tokens : pairs;
+    moe_quantize_fc1_input<<<grid_for(rows * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
     B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
   }
 

@@ -41,6 +41,7 @@ struct MoeParams {
   int32_t* queue_heads;  // [2] work-queue heads of the persistent FC1 / FC2 grids
   int32_t* slot_pair;    // [P] pair index t*K + k of each slot
   int32_t* slot_expert;  // [P] local expert of each slot
+  int32_t* pair_slot;    // [P] slot of each pair t*K + k, -1 for a pair without a local expert
   uint8_t* xq_codes;     // [P, H/2]   FC1 input, NVFP4
   uint8_t* xq_scales;    // [P, scale_row_pitch(H)]
   uint8_t* aq_codes;     // [P, I/2]   FC2 input, NVFP4
@@ -73,6 +74,11 @@ struct MoeParams {
   }
   __device__ __forceinline__ float input_scale(int32_t l) const {
     return gs1.values != nullptr ? gs1.at(l) : w1_alpha.at(l);
+  }
+  // Whether every local expert has the same gs1 (a one-element scale, stride 0): FC1's input is then the same for
+  // all K pairs of a token and step 1 runs once per token.
+  __host__ __device__ __forceinline__ bool input_scale_shared() const {
+    return gs1.values != nullptr ? gs1.stride == 0 : w1_alpha.stride == 0;
   }
   __device__ __forceinline__ float alpha2(int32_t l) const {
     float w2a = w2_alpha.at(l);

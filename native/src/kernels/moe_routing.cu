@@ -68,10 +68,14 @@ __global__ void moe_route_scatter(MoeParams p) {
   int32_t pairs = p.pairs();
   for (int32_t pair = blockIdx.x * blockDim.x + threadIdx.x; pair < pairs; pair += gridDim.x * blockDim.x) {
     int32_t l = p.local_expert_of(pair);
-    if (l < 0) continue;
+    if (l < 0) {
+      p.pair_slot[pair] = -1;
+      continue;
+    }
     int32_t slot = p.offsets[l] + atomicAdd(&p.cursor[l], 1);
     p.slot_pair[slot] = pair;
     p.slot_expert[slot] = l;
+    p.pair_slot[pair] = slot;
   }
 }
 

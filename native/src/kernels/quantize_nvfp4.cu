@@ -11,41 +11,101 @@ __device__ __forceinline__ void store_block(const QuantizedBlock& q, uint8_t* co
   *scale = static_cast<uint8_t>(q.scale);
 }
 
+// K step `step` of x row `x` quantised with gs as the step's wgmma chunks (chunk q, lane column c: pair q of block c,
+// wgmma_operand.cuh); blocks past K are zero padding. When codes_row >= 0 (the mma.sync kernels' planes), the blocks'
+// codes and scales go to that row of xq instead.
+__device__ __forceinline__ void quantize_step(const MoeParams& p, const __nv_bfloat16* x, float gs, int32_t step,
+                                              int64_t codes_row, uint32_t (&chunks)[8][kBlocksPerWgmmaStep]) {
+  const int32_t k_blocks = p.hidden / 16;
+#pragma unroll
+  for (int c = 0; c < kBlocksPerWgmmaStep; ++c) {
+    const int32_t block = step * kBlocksPerWgmmaStep + c;
+    uint32_t pairs[8] = {};
+    if (block < k_blocks) {
+      float v[16];
+      load_bf16_block16(x + block * 16, v);
+      const QuantizedBlock q = quantize_block16(v, gs);
+      if (codes_row >= 0) {
+        store_block(q, p.xq_codes + codes_row * (p.hidden / 2) + block * 8,
+                    p.xq_scales + codes_row * scale_row_pitch(p.hidden) + block);
+      } else {
+        dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), e4m3_to_bf16x2(q.scale), pairs);
+      }
+    }
+#pragma unroll
+    for (int q = 0; q < 8; ++q) chunks[q][c] = pairs[q];
+  }
+}
+
+// x_hat steps of a warp's 32 items staged in shared memory: each lane writes its step's 128 bytes, then the warp
+// stores them as runs of 4 consecutive steps (512 bytes) per instruction. Stored directly, the 32 lanes' 16-byte
+// stores land 128 bytes apart and the kernel wrote at about 0.9 TB/s (H200). 16 bytes of padding per step put the
+// 8 lanes of each quarter-warp phase on distinct banks, both when staging and when reading back.
+constexpr int kStepBytes = kWgmmaStepElements * 2;
+constexpr int kStagedStepBytes = kStepBytes + 16;
+constexpr int kQuantizeWarps = kQuantizeThreads / 32;
+constexpr int kStepsPerRun = 32 * 16 / kStepBytes;  // steps one warp-wide 16-byte store covers
+static_assert(kStepBytes == 8 * 16 && kStepsPerRun == 4, "a step is 8 chunks of 16 bytes; a run is 4 steps");
+static_assert(kQuantizeWarps * 32 * kStagedStepBytes <= 48 * 1024, "static shared memory without opt-in");
+
+// The staged steps of items base .. base + 31 into x_hat: the item's slot row, or the K slot rows of its token.
+__device__ __forceinline__ void store_staged_steps(const MoeParams& p, const unsigned char* staged, int64_t base,
+                                                   int64_t total, int32_t steps, bool per_token) {
+  const int lane = threadIdx.x & 31, chunk = lane % 8;
+  const int64_t pitch = wgmma_row_pitch(p.hidden);
+#pragma unroll
+  for (int run = 0; run < 32 / kStepsPerRun; ++run) {
+    const int item = run * kStepsPerRun + lane / 8;
+    if (base + item >= total) break;
+    const uint4 v = *reinterpret_cast<const uint4*>(staged + item * kStagedStepBytes + chunk * 16);
+    const int32_t row = static_cast<int32_t>((base + item) / steps), step = static_cast<int32_t>((base + item) % steps);
+    const int64_t at = static_cast<int64_t>(step) * kWgmmaStepElements + chunk * 8;  // elements into the row
+    if (per_token) {
+      for (int32_t k = 0; k < p.top_k; ++k) {
+        const int32_t slot = p.pair_slot[row * p.top_k + k];
+        if (slot >= 0) *reinterpret_cast<uint4*>(p.x_hat + slot * pitch + at) = v;
+      }
+    } else {
+      *reinterpret_cast<uint4*>(p.x_hat + row * pitch + at) = v;
+    }
+  }
+}
+
 }  // namespace
 
-// One thread per (slot, 64-element K step): the step's 4 blocks are quantised in turn, so that the slot's lookups
-// are made once per 4 blocks and the x_hat step (wgmma's 8 chunks of 16 bytes) is written whole, as 16-byte stores,
-// instead of 4-byte pieces of every chunk from 4 threads. The codes plane is read only by the mma.sync kernels, so
-// it is skipped when the wgmma kernels (x_hat) take the call.
-__global__ void moe_quantize_fc1_input(MoeParams p) {
-  const int32_t k_blocks = p.hidden / 16;
-  const int32_t steps = (k_blocks + kBlocksPerWgmmaStep - 1) / kBlocksPerWgmmaStep;
-  const int64_t total = static_cast<int64_t>(p.offsets[p.local_experts]) * steps;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int32_t slot = static_cast<int32_t>(i / steps), step = static_cast<int32_t>(i % steps);
-    const __nv_bfloat16* x = p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * p.hidden;
-    const float gs = p.input_scale(p.slot_expert[slot]);
-    uint32_t chunks[8][kBlocksPerWgmmaStep];  // chunk q, lane column c: pair q of block c (wgmma_operand.cuh)
-#pragma unroll
-    for (int c = 0; c < kBlocksPerWgmmaStep; ++c) {
-      const int32_t block = step * kBlocksPerWgmmaStep + c;
-      uint32_t pairs[8] = {};  // blocks past K are zero padding
-      if (block < k_blocks) {
-        float v[16];
-        load_bf16_block16(x + block * 16, v);
-        const QuantizedBlock q = quantize_block16(v, gs);
-        if (p.x_hat == nullptr) {
-          store_block(q, p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + block * 8,
-                      p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + block);
-        } else {
-          dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), e4m3_to_bf16x2(q.scale), pairs);
-        }
+// One thread per (row, 64-element K step): the step's 4 blocks are quantised in turn, so that the row's lookups are
+// made once per 4 blocks. Rows are slots, or tokens when every expert has the same gs1: the K slots of a token then
+// get the same values, quantised once (qwen3-30b-a3b T=4096 computes 4096 rows instead of 32768). The codes plane is
+// read only by the mma.sync kernels, so it is skipped when the wgmma kernels (x_hat) take the call. Warps walk the
+// items 32 at a time, all lanes together, for the staged stores.
+__global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_input(MoeParams p) {
+  __shared__ __align__(16) unsigned char staged[kQuantizeWarps][32 * kStagedStepBytes];
+  const int32_t steps = static_cast<int32_t>(wgmma_steps(p.hidden));
+  const bool per_token = quantizes_per_token(p);
+  const int64_t total = (per_token ? static_cast<int64_t>(p.tokens) : p.offsets[p.local_experts]) * steps;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * kQuantizeWarps;
+  for (int64_t base = (static_cast<int64_t>(blockIdx.x) * kQuantizeWarps + warp) * 32; base < total; base += warps * 32) {
+    const int64_t i = base + lane;
+    if (i < total) {
+      const int32_t row = static_cast<int32_t>(i / steps), step = static_cast<int32_t>(i % steps);
+      uint32_t chunks[8][kBlocksPerWgmmaStep];
+      if (per_token) {
+        quantize_step(p, p.x + static_cast<int64_t>(row) * p.hidden, p.input_scale(0), step, -1, chunks);
+      } else {
+        const __nv_bfloat16* x = p.x + static_cast<int64_t>(p.slot_pair[row] / p.top_k) * p.hidden;
+        quantize_step(p, x, p.input_scale(p.slot_expert[row]), step, p.x_hat == nullptr ? row : -1, chunks);
       }
+      if (p.x_hat != nullptr) {
+        uint4* mine = reinterpret_cast<uint4*>(staged[warp] + lane * kStagedStepBytes);
 #pragma unroll
-      for (int q = 0; q < 8; ++q) chunks[q][c] = pairs[q];
+        for (int q = 0; q < 8; ++q) mine[q] = make_uint4(chunks[q][0], chunks[q][1], chunks[q][2], chunks[q][3]);
+      }
     }
-    if (p.x_hat != nullptr) store_wgmma_step(p.x_hat + slot * wgmma_row_pitch(p.hidden), step, chunks);
+    if (p.x_hat == nullptr) continue;  // the codes went to xq inside quantize_step
+    __syncwarp();
+    store_staged_steps(p, staged[warp], base, total, steps, per_token);
+    __syncwarp();  // the next items' staging waits for these reads
   }
 }
 

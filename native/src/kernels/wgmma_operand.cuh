@@ -30,12 +30,4 @@ __device__ __forceinline__ void store_wgmma_block(__nv_bfloat16* row, int32_t bl
   }
 }
 
-// Stores K step `step` of a row whole (chunks[q][c]: pair q of block c, zero for padding blocks) as 16-byte stores.
-__device__ __forceinline__ void store_wgmma_step(__nv_bfloat16* row, int32_t step,
-                                                 const uint32_t (&chunks)[8][kBlocksPerWgmmaStep]) {
-  uint4* dst = reinterpret_cast<uint4*>(row + static_cast<int64_t>(step) * kWgmmaStepElements);
-#pragma unroll
-  for (int q = 0; q < 8; ++q) dst[q] = make_uint4(chunks[q][0], chunks[q][1], chunks[q][2], chunks[q][3]);
-}
-
 }  // namespace b12x

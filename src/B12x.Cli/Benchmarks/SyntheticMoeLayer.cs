@@ -10,7 +10,9 @@ namespace B12x.Cli.Benchmarks;
 /// A valid NVFP4 layer of a benchmark shape with random weights, built with <see cref="Nvfp4Quantizer"/> from a fixed
 /// seed. Quantising every expert of the large shapes would take minutes and gigabytes of float32, so a few distinct
 /// random experts are quantised and repeated across the E experts (timing does not depend on the weight values).
-/// Scales follow ModelOpt's convention and carry input_global_scale, as everything this library writes.
+/// Scales follow ModelOpt's convention and carry input_global_scale, as everything this library writes: one value
+/// for the layer ([1]), as the checkpoint importer writes it (the gate/up input scales of a ModelOpt layer are
+/// shared by its experts), and fc2_input_scale per expert ([E]).
 /// </summary>
 internal sealed class SyntheticMoeLayer : IDisposable
 {
@@ -65,7 +67,7 @@ internal sealed class SyntheticMoeLayer : IDisposable
         }
         layer.W1Alpha = tensor(s1);
         layer.W2Alpha = tensor(w2Alpha);
-        layer.InputGlobalScale = full(shape.Experts, InputScale);
+        layer.InputGlobalScale = full(1, InputScale);
         layer.Fc2InputScale = full(shape.Experts, IntermediateScale);
         layer.W1 = Keep(layer.W1, device);
         layer.W1Scales = Keep(layer.W1Scales, device);

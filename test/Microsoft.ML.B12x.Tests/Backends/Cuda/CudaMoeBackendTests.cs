@@ -115,6 +115,24 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    public void DynamicTokensWithOneInputScaleGetTheBitsOfThatScaleRepeatedPerExpert()
+    {
+        // With one input_global_scale for every expert, the sm_90a dynamic path quantises each token once for its K
+        // pairs instead of once per pair; the pairs of an expert-parallel rank (invalid and remote ids mixed in) must
+        // still get exactly the values the per-expert path gives them.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(300, 256, 128, 16, 4, LocalExperts: 12, LocalOffset: 2, Seed: 29));
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic);
+        Tensor scales = t.Options.InputGlobalScale!;
+        Tensor shared = full(1, scales[0].item<float>(), ScalarType.Float32, scales.device);
+        Tensor repeated = full(scales.shape[0], scales[0].item<float>(), ScalarType.Float32, scales.device);
+
+        ushort[] once = MoeTensors.Bits((t with { Options = t.Options with { InputGlobalScale = shared } }).Call().cpu());
+        ushort[] perExpert = MoeTensors.Bits((t with { Options = t.Options with { InputGlobalScale = repeated } }).Call().cpu());
+        BitAssert.Equal(perExpert, once, data.Hidden, "input_global_scale [1] against [E] of the same value");
+    }
+
+    [TestMethod]
     [DataRow(KernelStrategy.Static)]
     [DataRow(KernelStrategy.Dynamic)]
     public void ABatchRunInOneTokenChunksGetsTheBitsOfOneCall(KernelStrategy strategy)
