@@ -23,7 +23,8 @@ public sealed record FusedMoeOptions
     /// FC1-input quantisation scale gs1: float32 [1], [E] or [E_loc]. When given, alpha1 = w1Alpha·gs1, so
     /// <c>w1Alpha</c> can be the weight's own global scale (ModelOpt's <c>weight_scale_2</c>). When absent, gs1 = w1Alpha
     /// and the two cancel (FlashInfer's older convention: the weight's global scale baked into its block scales).
-    /// Ignored for W4A16.
+    /// Ignored for W4A16. When every expert has the same value, pass it as [1] (as imported checkpoints carry it):
+    /// the CUDA backend then quantises each token once instead of once per routed pair (same bits).
     /// </summary>
     public Tensor? InputGlobalScale { get; init; }
 
