@@ -49,8 +49,39 @@ public sealed class MoePlan : IDisposable
                 Dispose();
                 throw new NotSupportedException(reason);
             }
-            _workspace = empty(Math.Max(call.WorkspaceBytes, 1), ScalarType.Byte, device);
+            _workspace = empty(Math.Max(LargestWorkspace(call.WorkspaceBytes), 1), ScalarType.Byte, device);
         }
+    }
+
+    /// <summary>
+    /// The workspace every batch up to <see cref="MaxTokens"/> fits in, given the largest batch's. A workspace grows
+    /// with the batch within one strategy, but under Auto a smaller batch can resolve to a strategy with larger
+    /// planes per pair: the micro strategy keeps fp16 token rows, so with K = 2 a batch of 8 (micro) needs more
+    /// than one of 9 (static). The largest batch of each strategy's range is planned as well.
+    /// </summary>
+    private long LargestWorkspace(long largestBatchBytes)
+    {
+        long bytes = largestBatchBytes;
+        if (_options.Strategy != KernelStrategy.Auto)
+        {
+            return bytes;
+        }
+        // Auto's ranges (semantics.md): micro for T ≤ MicroMaxTokens and T·K ≤ MicroMaxPairs, static for T·K ≤ StaticMaxPairs.
+        int lastMicro = Math.Min(_options.MicroMaxTokens, _options.MicroMaxPairs / _topK), lastStatic = _options.StaticMaxPairs / _topK;
+        foreach (int tokens in new[] { lastMicro, lastStatic })
+        {
+            if (tokens < 1 || tokens >= MaxTokens)
+            {
+                continue;
+            }
+            using MoeProblem smaller = Problem(tokens);
+            // A batch the kernels cannot serve fails with that reason when it is run, as a plain call would.
+            if (CudaMoeBackend.Instance.WhyNotSupported(smaller, out CudaMoeCall call) is null)
+            {
+                bytes = Math.Max(bytes, call.WorkspaceBytes);
+            }
+        }
+        return bytes;
     }
 
     /// <summary>The weights the plan runs (owned by the caller; they must outlive the plan).</summary>

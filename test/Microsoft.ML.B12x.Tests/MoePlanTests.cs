@@ -71,4 +71,27 @@ public sealed class MoePlanTests
             Assert.AreEqual(1, plan.CapturedGraphs, strategy.ToString());
         }
     }
+
+    [TestMethod]
+    [RequiresCuda]
+    public void AnAutoCudaPlanRunsEveryBatchUpToItsMaximumWithTheBitsOfPlainCalls()
+    {
+        // K = 2 and H, I multiples of 64: batches up to 8 resolve to the micro strategy, whose fp16 token rows need
+        // more workspace at T = 8 than the static strategy needs at T = 9, the plan's maximum.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(9, 128, 64, 8, 2, Seed: 19));
+        Device device = CudaTestEnvironment.Device;
+        using MoeWeights host = MoeCaseWeights.Create(data);
+        using MoeWeights weights = host.To(device);
+        using MoePlan plan = MoePlan.Create(weights, maxTokens: 9);
+        foreach (int tokens in new[] { 9, 8, 1 })
+        {
+            MoeCaseData part = data.Slice(0, tokens);
+            using var scope = NewDisposeScope();
+            MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(part));
+            ushort[] expected = MoeTensors.Bits(t.Call().cpu());
+            ushort[] replayed = MoeTensors.Bits(plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales).cpu());
+            BitAssert.Equal(expected, replayed, data.Hidden, $"T={tokens}");
+        }
+        Assert.AreEqual(3, plan.CapturedGraphs);
+    }
 }

@@ -64,21 +64,7 @@ internal sealed class MlNetCase
         new MoeCaseSpec(tokens, Hidden, Intermediate, Experts, TopK, Seed: seed)));
 
     /// <summary>Fresh CPU weights of the case (the caller disposes them).</summary>
-    public MoeWeights Weights()
-    {
-        MoeTensors t = MoeTensors.From(Data);
-        var config = new MoeLayerConfig
-        {
-            Hidden = Hidden, Intermediate = Intermediate, NumExperts = Experts, NumLocalExperts = Experts, TopK = TopK,
-            Activation = Data.Activation, QuantMode = Data.QuantMode, SourceFormat = Data.SourceFormat, ScaleLayout = Data.Layout,
-        };
-        t.X.Dispose();
-        t.TokenSelectedExperts.Dispose();
-        t.TokenFinalScales.Dispose();
-        return new MoeWeights(new MoeLayerData(
-            config, t.W1Weight, t.W1WeightSf, t.W2Weight, t.W2WeightSf, t.W1Alpha, t.W2Alpha,
-            t.Options.Fc2InputScale, t.Options.InputGlobalScale));
-    }
+    public MoeWeights Weights() => MoeCaseWeights.Create(Data);
 
     /// <summary>The output bits of one direct call over all tokens.</summary>
     public ushort[] ExpectedBits() => MoeCaseRunner.Run(Data);
