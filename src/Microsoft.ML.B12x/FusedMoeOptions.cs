@@ -24,7 +24,8 @@ public sealed record FusedMoeOptions
     /// <c>w1Alpha</c> can be the weight's own global scale (ModelOpt's <c>weight_scale_2</c>). When absent, gs1 = w1Alpha
     /// and the two cancel (FlashInfer's older convention: the weight's global scale baked into its block scales).
     /// Ignored for W4A16. When every expert has the same value, pass it as [1] (as imported checkpoints carry it):
-    /// the CUDA backend then quantises each token once instead of once per routed pair (same bits).
+    /// the dynamic strategy's sm_90a kernels then quantise each token once instead of once per routed pair (same
+    /// bits; the other strategies and GPUs quantise per pair either way).
     /// </summary>
     public Tensor? InputGlobalScale { get; init; }
 

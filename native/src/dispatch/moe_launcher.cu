@@ -227,9 +227,8 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
                   "intermediate-scale padding reset");
   }
   if (p.nvfp4) {
-    // The quantiser's items: one per K step of a slot, or of a token when it runs per token (quantize_nvfp4.cu).
-    const int64_t rows = quantizes_per_token(p) ? q.num_tokens : pairs;
-    moe_quantize_fc1_input<<<grid_for(rows * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
+    // The quantiser's items: one per K step of a slot (at most one per pair), or of a token when it runs per token.
+    moe_quantize_fc1_input<<<grid_for(pairs * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
     B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
   }
 

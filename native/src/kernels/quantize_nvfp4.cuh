@@ -8,12 +8,16 @@ namespace b12x {
 constexpr int kQuantizeThreads = 256;
 
 // FC1 input of every slot: slot s quantises x[slot_pair[s] / K] with gs1 of its expert into xq (codes) or x_hat.
-// When quantizes_per_token, each token's row is quantised once and stored into the x_hat rows of its K slots.
+// When may_quantize_per_token and the call has fewer tokens than slots, each token's row is quantised once and stored
+// into the x_hat rows of its K slots instead. Grid: any size (grid-stride over at most K·T items).
 __global__ void moe_quantize_fc1_input(MoeParams p);
 
-// Whether moe_quantize_fc1_input runs per token: one gs1 for every expert and the wgmma kernels' x_hat plane (the
-// codes plane of the mma.sync kernels serves at most static_max_pairs pairs, where the K-fold work is small).
-__host__ __device__ inline bool quantizes_per_token(const MoeParams& p) { return p.x_hat != nullptr && p.input_scale_shared(); }
+// Whether moe_quantize_fc1_input may run per token: one gs1 for every expert and the wgmma kernels' x_hat plane (the
+// codes plane of the mma.sync kernels serves at most static_max_pairs pairs, where the K-fold work is small). It
+// does when the tokens are fewer than the slots; an expert-parallel rank can hold fewer local pairs than tokens.
+__host__ __device__ inline bool may_quantize_per_token(const MoeParams& p) {
+  return p.x_hat != nullptr && p.input_scale_shared();
+}
 
 // Plain rows: x [rows, cols] with one device-resident global scale into codes [rows, cols/2], scales [rows, cols/16].
 __global__ void nvfp4_quantize_rows(const __nv_bfloat16* x, int32_t rows, int32_t cols, const float* global_scale,

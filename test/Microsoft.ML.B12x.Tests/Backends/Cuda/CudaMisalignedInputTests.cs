@@ -55,6 +55,7 @@ public sealed class CudaMisalignedInputTests
         MoeTensors aligned = CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy);
         MoeTensors shifted = InvalidCall.Set(InvalidCall.Set(aligned, "w1Weight", Shifted(aligned.W1Weight, 8)), "w2Weight", Shifted(aligned.W2Weight, 8));
         Assert.AreEqual(8L, TensorPointers.DataPointer(shifted.W1Weight).ToInt64() % 16);
+        Assert.AreEqual(8L, TensorPointers.DataPointer(shifted.W2Weight).ToInt64() % 16);
 
         BitAssert.Equal(MoeTensors.Bits(aligned.Call().cpu()), MoeTensors.Bits(shifted.Call().cpu()), data.Hidden, $"{strategy}, codes at 8 mod 16");
     }
