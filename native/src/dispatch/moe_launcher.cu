@@ -153,10 +153,10 @@ int32_t resolve_strategy(const b12x_moe_problem_t& q) {
 
 WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
   const bool nvfp4 = q.quant_mode == B12X_QUANT_MODE_NVFP4;
-  const bool staged_fp16 =
-      resolve_strategy(q) == B12X_STRATEGY_MICRO && micro_block_sums_apply(nvfp4, q.hidden, q.intermediate);
+  const int32_t strategy = resolve_strategy(q);
+  const bool staged_fp16 = strategy == B12X_STRATEGY_MICRO && micro_block_sums_apply(nvfp4, q.hidden, q.intermediate);
   return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts, nvfp4,
-                               staged_fp16, uses_wgmma(q, resolve_strategy(q)));
+                               staged_fp16, uses_wgmma(q, strategy));
 }
 
 b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,

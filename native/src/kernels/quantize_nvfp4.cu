@@ -76,9 +76,8 @@ __device__ __forceinline__ void store_staged_steps(const MoeParams& p, const uns
 // One thread per (row, 64-element K step): the step's 4 blocks are quantised in turn, so that the row's lookups are
 // made once per 4 blocks. Rows are slots, or tokens when every expert has the same gs1 and the tokens are fewer: the
 // K slots of a token then get the same values, quantised once (qwen3-30b-a3b T=4096 computes 4096 rows instead of
-// 32768). The codes plane is
-// read only by the mma.sync kernels, so it is skipped when the wgmma kernels (x_hat) take the call. Warps walk the
-// items 32 at a time, all lanes together, for the staged stores.
+// 32768). The codes plane is read only by the mma.sync kernels, so it is skipped when the wgmma kernels (x_hat) take
+// the call. Warps walk the items 32 at a time, all lanes together, for the staged stores.
 __global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_input(MoeParams p) {
   __shared__ __align__(16) unsigned char staged[kQuantizeWarps][32 * kStagedStepBytes];
   const int32_t steps = static_cast<int32_t>(wgmma_steps(p.hidden));

@@ -131,8 +131,9 @@ public sealed class CudaMoeBackendTests
         using var scope = NewDisposeScope();
         MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic);
         Tensor scales = t.Options.InputGlobalScale!;
-        Tensor shared = full(1, scales[0].item<float>(), ScalarType.Float32, scales.device);
-        Tensor repeated = full(scales.shape[0], scales[0].item<float>(), ScalarType.Float32, scales.device);
+        float value = scales[0].item<float>();
+        Tensor shared = full(1, value, ScalarType.Float32, scales.device);
+        Tensor repeated = full(scales.shape[0], value, ScalarType.Float32, scales.device);
 
         ushort[] once = MoeTensors.Bits((t with { Options = t.Options with { InputGlobalScale = shared } }).Call().cpu());
         ushort[] perExpert = MoeTensors.Bits((t with { Options = t.Options with { InputGlobalScale = repeated } }).Call().cpu());
