@@ -56,6 +56,20 @@ __device__ __forceinline__ float2 e4m3x2_to_float2(uint32_t two) {
 #endif
 }
 
+// Two E4M3 bytes (low byte first) as an fp16x2 of their values, exactly: E4M3's range [2^-9, 448] lies inside fp16's
+// (0x7F / 0xFF give NaN).
+__device__ __forceinline__ uint32_t e4m3x2_to_fp16x2(uint32_t two) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  uint32_t h;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(h) : "h"(static_cast<unsigned short>(two & 0xFFFFu)));
+  return h;
+#else
+  const float2 f = e4m3x2_to_float2(two);
+  const __half2 h = __floats2half2_rn(f.x, f.y);
+  return *reinterpret_cast<const uint32_t*>(&h);
+#endif
+}
+
 // fp16 pair of two values known to be exact in fp16 (code * scale of an NVFP4 block).
 __device__ __forceinline__ uint32_t fp16x2_bits(float low, float high) {
   const __half2 h = __floats2half2_rn(low, high);

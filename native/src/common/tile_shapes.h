@@ -38,6 +38,15 @@ constexpr int kMicroSlabsInFlight = 2;
 // measured slower on an H200: qwen3-30b T=1 36.6 against 29.3 us, deepseek-v3 131.6 against 110.6 us.
 constexpr int kMicroNvfp4Warps = 4;
 
+// Static NVFP4 GEMMs for narrow token tiles (moe_narrow_nvfp4.cu): warps per CTA, each taking every kNarrowWarps-th
+// slab of K, and the slabs each warp keeps in flight. Taken from the micro kernels (kMicroNvfp4Warps,
+// kMicroSlabsInFlight), whose weight stream per slab is the same.
+constexpr int kNarrowWarps = 4;
+constexpr int kNarrowSlabsInFlight = 2;
+// The narrow kernels take a static call when its mean routed pairs per local expert (P / L) is at most this: tiles of
+// up to two 8-token MMA tiles (16 tokens); beyond, each weight slab feeds enough tokens for the 128-row tiles.
+constexpr int kNarrowMaxTokensPerExpert = 16;
+
 // Reference kernels: one CTA per slot, threads over output features.
 constexpr int kReferenceThreads = 256;
 

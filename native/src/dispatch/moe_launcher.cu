@@ -11,6 +11,7 @@
 #include "../kernels/moe_gemm_wgmma.cuh"
 #include "../kernels/moe_micro.cuh"
 #include "../kernels/moe_micro_nvfp4.cuh"
+#include "../kernels/moe_narrow_nvfp4.cuh"
 #include "../kernels/moe_reference.cuh"
 #include "../kernels/moe_routing.cuh"
 #include "../kernels/quantize_nvfp4.cuh"
@@ -38,6 +39,13 @@ ExpertScalar scalar_of(const b12x_expert_scalars_t& s) { return ExpertScalar{s.v
 bool uses_wgmma(const b12x_moe_problem_t& q, int32_t strategy) {
   return q.num_tokens > 0 && strategy == B12X_STRATEGY_DYNAMIC && q.quant_mode == B12X_QUANT_MODE_NVFP4 &&
          q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && wgmma_gemms_available(q.device);
+}
+
+// The static strategy's token tile when the narrow NVFP4 kernels take the call (moe_narrow_nvfp4.cuh), else 0.
+int32_t narrow_tile_of(const b12x_moe_problem_t& q, int32_t strategy) {
+  if (strategy != B12X_STRATEGY_STATIC) return 0;
+  return narrow_token_tile(q.quant_mode == B12X_QUANT_MODE_NVFP4, q.hidden, q.intermediate,
+                           static_cast<int64_t>(q.num_tokens) * q.top_k, q.num_local_experts);
 }
 
 MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspace) {
@@ -90,7 +98,8 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.x_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.x_hat) : nullptr;
   p.a_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.a_hat) : nullptr;
   p.y = reinterpret_cast<float*>(base + w.y);
-  p.token_tile = wgmma ? kWgmmaTokenTile : token_tile_of(strategy);
+  const int32_t narrow = narrow_tile_of(q, strategy);
+  p.token_tile = wgmma ? kWgmmaTokenTile : narrow > 0 ? narrow : token_tile_of(strategy);
   return p;
 }
 
@@ -99,15 +108,17 @@ int grid_for(int64_t work, int threads, int sms) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
 }
 
-b12x_status_t launch_gemms(const MoeParams& p, bool persistent, int sms, cudaStream_t stream, char* message,
-                           size_t message_capacity) {
+b12x_status_t launch_gemms(const MoeParams& p, bool narrow, bool persistent, int sms, cudaStream_t stream,
+                           char* message, size_t message_capacity) {
   const char* step = "GEMM launch";
   // Tiled kernels need swizzled scales (aligned 4-block words); linear scales take the register-streaming kernels.
-  // The wgmma kernels run where params_of gave them their token planes (uses_wgmma).
+  // The wgmma kernels run where params_of gave them their token planes (uses_wgmma), the narrow ones where it gave
+  // their token tile (narrow_tile_of).
   const bool tiled = p.w1_sa.swizzled;
   B12X_CUDA_TRY(p.x_hat != nullptr ? launch_moe_gemms_wgmma(p, sms, stream, &step)
-                : tiled ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
-                        : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
+                : narrow           ? launch_moe_narrow_nvfp4(p, stream, &step)
+                : tiled            ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
+                                   : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
                 step);
   return B12X_STATUS_SUCCESS;
 }
@@ -234,8 +245,10 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
 
   b12x_status_t status;
   switch (strategy) {
-    case B12X_STRATEGY_STATIC: status = launch_gemms(p, false, sms, stream, message, message_capacity); break;
-    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_STATIC:
+      status = launch_gemms(p, narrow_tile_of(q, strategy) > 0, false, sms, stream, message, message_capacity);
+      break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, false, true, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;

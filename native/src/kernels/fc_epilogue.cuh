@@ -27,6 +27,32 @@ __device__ __forceinline__ void store_fc1_codes(const MoeParams& p, int64_t row,
   p.aq_scales[static_cast<int64_t>(row) * scale_row_pitch(p.intermediate) + n_first / 16] = static_cast<uint8_t>(scale);
 }
 
+// Step 4 for a 16-feature block held one feature per lane by a half-warp (feature i in lane i of lanes 0-15 or
+// 16-31): quantize_block16's arithmetic, with the amax and the code bytes gathered by shuffles. Every lane of the half
+// calls it.
+struct LaneBlock {
+  uint32_t code;   // this lane's E2M1 code
+  uint2 codes;     // the block's code bytes (elements 0..7 in .x, 8..15 in .y), in every lane of the half
+  uint32_t scale;  // E4M3 scale byte
+  float q;         // its decoded value
+};
+
+__device__ __forceinline__ LaneBlock quantize_block_across_lanes(float v, float gs) {
+  const int lane = threadIdx.x & 31, base = lane & 16;
+  const unsigned half = 0xFFFFu << base;
+  float amax = amax_with(0.0f, v);
+#pragma unroll
+  for (int offset = 8; offset > 0; offset >>= 1) amax = amax_with(amax, __shfl_xor_sync(half, amax, offset));
+  LaneBlock b;
+  block_scale_of(amax, gs, b.scale, b.q);
+  b.code = block_code_of(v, b.q, block_code_factor(b.q, gs));
+  uint32_t word = b.code << ((lane & 7) * 4);
+#pragma unroll
+  for (int offset = 4; offset > 0; offset >>= 1) word |= __shfl_xor_sync(half, word, offset);  // lanes 0-7, 8-15
+  b.codes = make_uint2(__shfl_sync(half, word, base), __shfl_sync(half, word, base + 8));
+  return b;
+}
+
 // Step 4 for 16 activated features n_first.. of local expert l: the NVFP4 block (quantised with gs2) into `row` of
 // the aq plane (and its exact values into the a_hat plane when the wgmma kernels run FC2), or the 16 bf16 values into
 // `row` of a_bf16 (W4A16). One thread.

@@ -9,13 +9,17 @@
 
 namespace b12x {
 
-// Work items of one GEMM in decode_work_item's numbering, for token tiles of `token_tile` slots and `rows` of the
-// n_rows output rows per item: an upper bound of the token tiles (P / token_tile rounded up, plus one partial tile per
-// expert) times the row tiles. Items past the routing's real tiles find no work and end.
-inline int64_t gemm_work_items(const MoeParams& p, int32_t token_tile, int32_t rows, int32_t n_rows) {
+// An upper bound of the token tiles of `token_tile` slots the routing can make: P / token_tile rounded up, plus one
+// partial tile per expert.
+__host__ __device__ inline int64_t token_tiles_bound(const MoeParams& p, int32_t token_tile) {
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
-  const int64_t tiles = (pairs + token_tile - 1) / token_tile + std::min<int64_t>(p.local_experts, pairs);
-  return tiles * ((n_rows + rows - 1) / rows);
+  return (pairs + token_tile - 1) / token_tile + (p.local_experts < pairs ? p.local_experts : pairs);
+}
+
+// Work items of one GEMM for token tiles of `token_tile` slots and `rows` of the n_rows output rows per item: the
+// token tiles' bound times the row tiles. Items past the routing's real tiles find no work and end.
+inline int64_t gemm_work_items(const MoeParams& p, int32_t token_tile, int32_t rows, int32_t n_rows) {
+  return token_tiles_bound(p, token_tile) * ((n_rows + rows - 1) / rows);
 }
 
 // CTAs of a persistent grid over `items` work items: as many as are resident on the device at once (at least one per

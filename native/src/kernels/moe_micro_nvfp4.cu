@@ -237,30 +237,16 @@ __device__ __forceinline__ void load_staged_row(const uint32_t* staged, int32_t 
 }
 
 // Steps 3 and 4 for the CTA's 16 features, one per lane of lanes 0..15: the activation, bf16, then the NVFP4 block
-// quantised across the lanes with quantize_block16's arithmetic (amax by shuffles, one code per lane); its codes and
-// scale go into the aq plane (the intermediate-codes export reads them) and its exact values into the pair's a_fp16
-// row for FC2.
+// quantised across the lanes; its codes and scale go into the aq plane (the intermediate-codes export reads them) and
+// its exact values into the pair's a_fp16 row for FC2.
 template <bool kGated>
 __device__ __forceinline__ void finish_fc1_block(const MoeParams& p, int32_t pair, int32_t l, int32_t n_first, float up,
                                                  float gate) {
-  constexpr unsigned kLanes = 0xFFFFu;
   const int i = threadIdx.x;
-  const float v = fc1_activation<kGated>(p.alpha1(l), up, gate);
-  const float gs = p.gs2.at(l);
-  float amax = amax_with(0.0f, v);
-#pragma unroll
-  for (int offset = 8; offset > 0; offset >>= 1) amax = amax_with(amax, __shfl_xor_sync(kLanes, amax, offset));
-  uint32_t scale;
-  float q;
-  block_scale_of(amax, gs, scale, q);
-  const uint32_t code = block_code_of(v, q, block_code_factor(q, gs));
-  uint32_t word = code << ((i & 7) * 4);
-#pragma unroll
-  for (int offset = 4; offset > 0; offset >>= 1) word |= __shfl_xor_sync(kLanes, word, offset);  // lanes 0-7, 8-15
-  const uint32_t high_word = __shfl_sync(kLanes, word, 8);
-  if (i == 0) store_fc1_codes(p, pair, n_first, make_uint2(word, high_word), scale);
+  const LaneBlock b = quantize_block_across_lanes(fc1_activation<kGated>(p.alpha1(l), up, gate), p.gs2.at(l));
+  if (i == 0) store_fc1_codes(p, pair, n_first, b.codes, b.scale);
   __half* values = reinterpret_cast<__half*>(p.a_fp16 + static_cast<int64_t>(pair) * (p.intermediate / 2) + n_first / 2);
-  values[block_order_position(i)] = __float2half_rn(__fmul_rn(e2m1_decode(code), q));
+  values[block_order_position(i)] = __float2half_rn(__fmul_rn(e2m1_decode(b.code), b.q));
 }
 
 template <bool kGated>

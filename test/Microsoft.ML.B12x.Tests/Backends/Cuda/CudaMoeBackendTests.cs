@@ -116,6 +116,25 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    [DataRow(MoeActivation.Silu, ScaleLayout.Swizzled128x4)]
+    [DataRow(MoeActivation.Relu2, ScaleLayout.Linear)]
+    public void StaticTokensGetTheSameBitsInSixteenTokenTilesAsAlone(MoeActivation activation, ScaleLayout layout)
+    {
+        // 60 tokens x 2 pairs on 8 experts: 15 pairs per expert on average, so the static strategy's narrow NVFP4
+        // kernels take 16-token tiles (two 8-token MMA tiles) and experts with more pairs fill a tile and start
+        // another, while a token alone is a one-slot 8-token tile. H = 704 and I = 192 end in half a 128-element slab.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(60, 704, 192, 8, 2, Activation: activation, Layout: layout, InvalidIdRate: 0, Seed: 31));
+        using var scope = NewDisposeScope();
+        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Static).Call().cpu());
+        CudaTolerance.AssertWithin(MoeCaseRunner.Run(data), batched, data.Hidden, $"{activation} {layout} against the CPU backend");
+        foreach (int token in new[] { 0, 17, 33, 59 })
+        {
+            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), KernelStrategy.Static).Call().cpu());
+            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token}");
+        }
+    }
+
+    [TestMethod]
     [DataRow(256)]
     [DataRow(144)]
     public void DynamicTokensWithOneInputScaleGetTheBitsOfThatScaleRepeatedPerExpert(int hidden)

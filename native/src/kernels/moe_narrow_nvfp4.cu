@@ -1,0 +1,328 @@
+// How the narrow kernels work (moe_narrow_nvfp4.cuh says what they compute).
+//
+// K is walked in slabs of 128 elements (8 blocks). The CTA's kNarrowWarps warps take every kNarrowWarps-th slab and
+// copy it with cp.async into their own ring, kNarrowSlabsInFlight slabs ahead, as the micro kernels do. A warp's slab
+// holds two 16-row weight tiles (FC1 silu: up and gate rows of 16 features; relu2: 32 features; FC2: 32 rows) and the
+// tile's tokens, each row or token as 64 code bytes and 8 scale bytes.
+//
+// MMA roles ("swap AB"): weights are the M side, tokens the N side, one m16n8k16 per 16-block, so D[row][token] is
+// the block's sum; one fused multiply-add per row and token then applies the weight block scale. Lane (g, c) takes, of
+// every block, code bytes c and c+4 (elements 2c, 2c+1, 2c+8, 2c+9) of its rows g, g+8 and of token g. It reads its
+// rows' and token's slab back from the ring and gathers byte c of a chunk's four words (blocks 2q and 2q+1, words 0
+// and 1 of each) into one word with three byte permutes, from which e2m1_word_fp16 gives the pairs (2c, 2c+8) and
+// (2c+1, 2c+9) of both blocks. A and B fragments are built by the same steps, so every k slot of an MMA pairs a
+// weight element with the same element of the token.
+//
+// Exactness (e2m1_fp16.cuh): weights enter as code * 2^-14, tokens as code * scale * 2^-7 (the E4M3 scale times 2^7
+// is at most 57344, exact in fp16, and every token value keeps its 6 significant bits above fp16's smallest
+// subnormal), so a block sum is exact and 2^-21 times the true one, and so is its product with the weight scale;
+// kNarrowSumFix restores the sums. A block's term is the micro kernels' exactly; only the order in which blocks are
+// added differs: per lane over its warp's slabs in order, then the warps in order. That order is fixed, and a token's
+// sums do not depend on the other tokens of its tile or on the tile size.
+//
+// Lanes read ring entries other lanes copied, so a warp barrier follows each wait and precedes each refill. Chunk q of
+// row i sits at position q ^ ((i >> 1) & 3): the 8 rows a warp reads at once fall on distinct 16-byte bank groups.
+#include "moe_narrow_nvfp4.cuh"
+
+#include <cuda_fp16.h>
+#include "../common/cp_async.cuh"
+#include "../common/e2m1_fp16.cuh"
+#include "../common/mma_sync.cuh"
+#include "../common/tile_shapes.h"
+#include "fc_epilogue.cuh"
+#include "gemm_grid.cuh"
+#include "grouped_gemm_sm80.cuh"
+
+namespace b12x {
+namespace {
+
+constexpr int kWarps = kNarrowWarps;
+constexpr int kThreads = kWarps * 32;
+constexpr int kRows = 16;       // M of mma.m16n8k16: rows of one weight tile
+constexpr int kTiles = 2;       // weight tiles per CTA
+constexpr int kSlabBlocks = 8;  // 16-blocks of K per slab
+constexpr int kSlabBytes = kSlabBlocks * 8;
+constexpr int kChunks = 4;      // 16-byte chunks of a row's slab: blocks 2q and 2q+1 in chunk q
+constexpr int kStages = kNarrowSlabsInFlight;
+constexpr float kNarrowSumFix = 0x1p21f;             // sums arrive as 2^-14 (weights) times 2^-7 (tokens) the true ones
+constexpr uint32_t kTokenScaleFactor = 0x58005800u;  // fp16x2 (2^7, 2^7)
+static_assert(kThreads == 128, "the FC1 epilogue takes 8 tokens of 16 features per pass of the CTA's threads");
+
+__host__ __device__ constexpr int32_t slabs_of(int32_t k) { return (k + kSlabBlocks * 16 - 1) / (kSlabBlocks * 16); }
+__device__ __forceinline__ int chunk_slot(int row, int q) { return q ^ ((row >> 1) & 3); }
+
+// The rings of the CTA's warps: codes and scales of the two weight tiles and of the tile's NT * 8 tokens.
+template <int NT>
+struct Ring {
+  uint4 a_codes[kWarps][kStages][kTiles][kRows][kChunks];
+  uint2 a_scales[kWarps][kStages][kTiles][kRows];  // the row's 8 block scales
+  uint4 b_codes[kWarps][kStages][NT * 8][kChunks];
+  uint2 b_scales[kWarps][kStages][NT * 8];
+};
+
+// The warps' partial sums, added in warp order by the epilogues.
+template <int NT>
+struct Partials {
+  float v[kWarps][kTiles][kRows][NT * 8];
+
+  __device__ __forceinline__ float sum(int tile, int row, int token) const {
+    float s = v[0][tile][row][token];
+#pragma unroll
+    for (int w = 1; w < kWarps; ++w) s = __fadd_rn(s, v[w][tile][row][token]);
+    return s * kNarrowSumFix;
+  }
+};
+
+// This lane's copy sources at slab 0; slab s is a fixed offset away.
+template <int NT>
+struct Source {
+  const uint8_t* a_codes[kTiles][2];  // rows g and g+8 of each tile: chunk c
+  const uint8_t* a_scales[kTiles];    // scale word (lane & 1) of row lane >> 1 of each tile
+  const uint8_t* b_codes[NT];         // token g + 8t: chunk c; nullptr past the tile
+  const uint8_t* b_scales;            // scale word (lane & 1) of token lane >> 1; nullptr past the tile
+  const uint8_t* b_plane;             // a readable address for zero-filled token copies
+  int32_t a_scale_step;               // weight scale bytes from one slab to the next: two 4-block words
+  int32_t k_blocks;
+  bool wide;                          // weight codes 16-byte aligned: one 16-byte copy per row and lane, else two
+
+  __device__ __forceinline__ void bind(const WorkItem& w, const uint8_t* matrix, const uint8_t* scale_tensor,
+                                       const ScaleAddressing& sa, int32_t k, const int32_t (&first_row)[kTiles],
+                                       const uint8_t* token_codes, const uint8_t* token_scales) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    k_blocks = k / 16;
+    a_scale_step = 2 * sa.four_block_stride();
+    wide = (reinterpret_cast<uintptr_t>(matrix) & 15u) == 0;  // rows are K / 2 bytes apart, K % 64 == 0
+#pragma unroll
+    for (int a = 0; a < kTiles; ++a) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) a_codes[a][r] = matrix + static_cast<int64_t>(first_row[a] + g + 8 * r) * (k / 2) + 16 * c;
+      a_scales[a] = scale_tensor + sa.offset(w.expert, first_row[a] + (lane >> 1), 4 * (lane & 1));
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const int token = g + 8 * t;
+      b_codes[t] = token < w.slots ? token_codes + static_cast<int64_t>(w.first_slot + token) * (k / 2) + 16 * c : nullptr;
+    }
+    const int token = lane >> 1;
+    b_scales = token < w.slots && token < NT * 8
+                   ? token_scales + static_cast<int64_t>(w.first_slot + token) * scale_row_pitch(k) + 4 * (lane & 1)
+                   : nullptr;
+    b_plane = token_codes;
+  }
+
+  // Copies slab `slab` into `stage` of this warp's ring and commits it as one group. K % 64 == 0, so a chunk's two
+  // blocks and a scale word's four are either all inside K or all past it (zero-filled).
+  __device__ __forceinline__ void issue(Ring<NT>& ring, int stage, int32_t slab) const {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const bool chunk_valid = slab * kSlabBlocks + 2 * c < k_blocks;
+    const bool word_valid = slab * kSlabBlocks + 4 * (lane & 1) < k_blocks;
+    const int32_t code_offset = chunk_valid ? slab * kSlabBytes : 0;  // a zero-filled copy reads nothing: slab 0 stands in
+    const int32_t scale_offset = word_valid ? slab * a_scale_step : 0;
+#pragma unroll
+    for (int a = 0; a < kTiles; ++a) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        unsigned char* dst = reinterpret_cast<unsigned char*>(&ring.a_codes[warp][stage][a][g + 8 * r][chunk_slot(g, c)]);
+        if (wide) {
+          cp_async16(dst, a_codes[a][r] + code_offset, chunk_valid);
+        } else {  // weight codes are only 8-byte aligned (problem_validation.cpp)
+          cp_async8(dst, a_codes[a][r] + code_offset, chunk_valid);
+          cp_async8(dst + 8, a_codes[a][r] + code_offset + 8, chunk_valid);
+        }
+      }
+      cp_async4(reinterpret_cast<uint32_t*>(&ring.a_scales[warp][stage][a][lane >> 1]) + (lane & 1),
+                a_scales[a] + scale_offset, word_valid);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const bool valid = b_codes[t] != nullptr && chunk_valid;
+      cp_async16(&ring.b_codes[warp][stage][g + 8 * t][chunk_slot(g, c)], valid ? b_codes[t] + code_offset : b_plane, valid);
+    }
+    if (lane < NT * 16) {
+      const bool valid = b_scales != nullptr && word_valid;
+      cp_async4(reinterpret_cast<uint32_t*>(&ring.b_scales[warp][stage][lane >> 1]) + (lane & 1),
+                valid ? b_scales + slab * kSlabBlocks : b_plane, valid);
+    }
+    cp_async_commit();
+  }
+};
+
+// Byte c of each word of a chunk (block 2q words 0 and 1 in .x, .y; block 2q+1 in .z, .w) as one word: (2q word 0,
+// 2q+1 word 0, 2q word 1, 2q+1 word 1). pick = c | (c + 4) << 4.
+__device__ __forceinline__ uint32_t gather_bytes(uint4 chunk, uint32_t pick) {
+  return __byte_perm(__byte_perm(chunk.x, chunk.z, pick), __byte_perm(chunk.y, chunk.w, pick), 0x5410);
+}
+
+__device__ __forceinline__ uint32_t fp16x2_mul(uint32_t a, uint32_t b) {
+  const __half2 r = __hmul2(*reinterpret_cast<const __half2*>(&a), *reinterpret_cast<const __half2*>(&b));
+  return *reinterpret_cast<const uint32_t*>(&r);
+}
+
+// acc[a][t] += the scaled block sums of this warp's slabs: (row g, token 8t+2c), (g, 8t+2c+1), (g+8, 8t+2c),
+// (g+8, 8t+2c+1) of weight tile a, 2^-21 times the true values.
+template <int NT>
+__device__ __forceinline__ void mainloop(const Source<NT>& src, Ring<NT>& ring, int32_t slabs,
+                                         float (&acc)[kTiles][NT][4]) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+  const uint32_t pick = static_cast<uint32_t>(c | ((c + 4) << 4));
+  int stage = 0;
+  for (int32_t slab = warp; slab < slabs; slab += kWarps) {
+    cp_async_wait<kStages - 1>();
+    __syncwarp();  // every lane's copies of this slab are visible to the whole warp
+    uint32_t b[NT][kSlabBlocks][2];  // token g + 8t, block j: B registers of the block's MMA
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const uint2 scales = ring.b_scales[warp][stage][g + 8 * t];
+#pragma unroll
+      for (int q = 0; q < kChunks; ++q) {
+        const uint32_t s = fp16x2_mul(e4m3x2_to_fp16x2((q < 2 ? scales.x : scales.y) >> (16 * (q & 1))), kTokenScaleFactor);
+        const uint32_t s_first = __byte_perm(s, 0u, 0x1010), s_second = __byte_perm(s, 0u, 0x3232);
+        uint32_t pairs[4];
+        e2m1_word_fp16(gather_bytes(ring.b_codes[warp][stage][g + 8 * t][chunk_slot(g, q)], pick), pairs);
+        b[t][2 * q][0] = fp16x2_mul(pairs[0], s_first);
+        b[t][2 * q][1] = fp16x2_mul(pairs[1], s_first);
+        b[t][2 * q + 1][0] = fp16x2_mul(pairs[2], s_second);
+        b[t][2 * q + 1][1] = fp16x2_mul(pairs[3], s_second);
+      }
+    }
+#pragma unroll
+    for (int a = 0; a < kTiles; ++a) {
+      const uint2 s0 = ring.a_scales[warp][stage][a][g], s1 = ring.a_scales[warp][stage][a][g + 8];
+#pragma unroll
+      for (int q = 0; q < kChunks; ++q) {
+        uint32_t r0[4], r1[4];  // rows g and g+8: pairs (2c, 2c+8), (2c+1, 2c+9) of block 2q, then of block 2q+1
+        e2m1_word_fp16(gather_bytes(ring.a_codes[warp][stage][a][g][chunk_slot(g, q)], pick), r0);
+        e2m1_word_fp16(gather_bytes(ring.a_codes[warp][stage][a][g + 8][chunk_slot(g, q)], pick), r1);
+        const int shift = 16 * (q & 1);
+        const float2 w0 = e4m3x2_to_float2((q < 2 ? s0.x : s0.y) >> shift);
+        const float2 w1 = e4m3x2_to_float2((q < 2 ? s1.x : s1.y) >> shift);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float scale0 = h == 0 ? w0.x : w0.y, scale1 = h == 0 ? w1.x : w1.y;
+#pragma unroll
+          for (int t = 0; t < NT; ++t) {
+            float d[4] = {};
+            mma_16816<MmaOperands::kFp16>(d, r0[2 * h], r1[2 * h], r0[2 * h + 1], r1[2 * h + 1], b[t][2 * q + h][0],
+                                          b[t][2 * q + h][1]);
+            acc[a][t][0] = __fmaf_rn(d[0], scale0, acc[a][t][0]);
+            acc[a][t][1] = __fmaf_rn(d[1], scale0, acc[a][t][1]);
+            acc[a][t][2] = __fmaf_rn(d[2], scale1, acc[a][t][2]);
+            acc[a][t][3] = __fmaf_rn(d[3], scale1, acc[a][t][3]);
+          }
+        }
+      }
+    }
+    __syncwarp();  // every lane's reads of this stage come before the copy that refills it
+    const int32_t next = slab + kStages * kWarps;
+    if (next < slabs) src.issue(ring, stage, next); else cp_async_commit();
+    stage = stage + 1 == kStages ? 0 : stage + 1;
+  }
+}
+
+// Steps 3 and 4 for the tile's tokens: half-warps take one token's 16 features at a time (the activation, bf16, then
+// the FC2-input block quantised across the half) into the slot's aq row.
+template <bool kGated, int NT>
+__device__ __forceinline__ void finish_fc1(const MoeParams& p, const WorkItem& w, const Partials<NT>& partial) {
+  const int i = threadIdx.x & 15;
+  const float alpha = p.alpha1(w.expert), gs = p.gs2.at(w.expert);
+  for (int token = threadIdx.x >> 4; token < w.slots; token += kThreads / 16) {  // the same token in a whole half-warp
+#pragma unroll
+    for (int block = 0; block < (kGated ? 1 : kTiles); ++block) {
+      const float up = partial.sum(kGated ? 0 : block, i, token);
+      const float gate = kGated ? partial.sum(1, i, token) : up;
+      const LaneBlock b = quantize_block_across_lanes(fc1_activation<kGated>(alpha, up, gate), gs);
+      if (i == 0) store_fc1_codes(p, w.first_slot + token, w.row0 + kRows * block, b.codes, b.scale);
+    }
+  }
+}
+
+// Step 5's y rows of the tile's pairs: fp32(w * alpha2) times each of the CTA's 32 hidden rows.
+template <int NT>
+__device__ __forceinline__ void finish_fc2(const MoeParams& p, const WorkItem& w, const Partials<NT>& partial) {
+  constexpr int kOutRows = kTiles * kRows;
+  for (int i = threadIdx.x; i < kOutRows * w.slots; i += kThreads) {
+    const int row = i % kOutRows, token = i / kOutRows;
+    store_fc2_row(p, p.slot_pair[w.first_slot + token], w.expert, w.row0 + row, partial.sum(row / kRows, row % kRows, token));
+  }
+}
+
+// One CTA per (token tile, output row tile), token tile fastest: the tiles of an expert that gets more than one run
+// side by side and share its weight reads in L2.
+template <bool kFc1, bool kGated, int NT>
+__global__ void __launch_bounds__(kThreads) moe_narrow_nvfp4(MoeParams p) {
+  constexpr int kFeatures = (kFc1 && kGated) ? kRows : kTiles * kRows;  // output rows (features) per CTA
+  __shared__ Ring<NT> ring;
+  __shared__ Partials<NT> partial;
+  const int32_t tiles = static_cast<int32_t>(token_tiles_bound(p, NT * 8));
+  WorkItem w;
+  if (!bind_work_item(p, blockIdx.x % tiles, blockIdx.x / tiles, NT * 8, kFeatures, w)) return;  // the whole CTA
+  const int32_t k = kFc1 ? p.hidden : p.intermediate;
+  int32_t first_row[kTiles];
+#pragma unroll
+  for (int a = 0; a < kTiles; ++a) first_row[a] = (kFc1 && kGated) ? a * p.intermediate + w.row0 : w.row0 + a * kRows;
+  Source<NT> src;
+  if constexpr (kFc1) {
+    src.bind(w, p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, k, first_row,
+             p.xq_codes, p.xq_scales);
+  } else {
+    src.bind(w, p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa, k,
+             first_row, p.aq_codes, p.aq_scales);
+  }
+  const int32_t slabs = slabs_of(k);
+  const int warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int s = 0; s < kStages; ++s) {  // every warp commits kStages groups so the wait count in mainloop holds
+    const int32_t slab = warp + s * kWarps;
+    if (slab < slabs) src.issue(ring, s, slab); else cp_async_commit();
+  }
+  float acc[kTiles][NT][4] = {};
+  mainloop(src, ring, slabs, acc);
+
+  const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+#pragma unroll
+  for (int a = 0; a < kTiles; ++a) {
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const int token = 8 * t + 2 * c;
+      partial.v[warp][a][g][token] = acc[a][t][0];
+      partial.v[warp][a][g][token + 1] = acc[a][t][1];
+      partial.v[warp][a][g + 8][token] = acc[a][t][2];
+      partial.v[warp][a][g + 8][token + 1] = acc[a][t][3];
+    }
+  }
+  __syncthreads();
+  if constexpr (kFc1) finish_fc1<kGated, NT>(p, w, partial); else finish_fc2<NT>(p, w, partial);
+}
+
+template <int NT>
+cudaError_t launch_narrow(const MoeParams& p, cudaStream_t stream, const char** step) {
+  const int64_t tiles = token_tiles_bound(p, NT * 8);
+  void (*fc1)(MoeParams) = p.gated ? moe_narrow_nvfp4<true, true, NT> : moe_narrow_nvfp4<true, false, NT>;
+  const int64_t fc1_grid = tiles * (p.intermediate / (p.gated ? kRows : kTiles * kRows));
+  const int64_t fc2_grid = tiles * (p.hidden / (kTiles * kRows));
+  *step = "narrow FC1 launch";
+  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, 0, stream>>>(p);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+  *step = "narrow FC2 launch";
+  moe_narrow_nvfp4<false, false, NT><<<static_cast<unsigned>(fc2_grid), kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+int32_t narrow_token_tile(bool nvfp4, int32_t hidden, int32_t intermediate, int64_t pairs, int32_t local_experts) {
+  if (!nvfp4 || hidden % 64 != 0 || intermediate % 64 != 0 || local_experts <= 0) return 0;
+  if (pairs > static_cast<int64_t>(kNarrowMaxTokensPerExpert) * local_experts) return 0;
+  return pairs > static_cast<int64_t>(8) * local_experts ? 16 : 8;
+}
+
+cudaError_t launch_moe_narrow_nvfp4(const MoeParams& p, cudaStream_t stream, const char** step) {
+  switch (p.token_tile) {
+    case 8: return launch_narrow<1>(p, stream, step);
+    case 16: return launch_narrow<2>(p, stream, step);
+    default: *step = "narrow GEMM launch (token tile)"; return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace b12x
