@@ -428,7 +428,7 @@ def bench():
     for name, (H, I, E, K, act) in shapes.items():
         for T in (1, 8, 64, 512, 4096):
             c, d = bench_case(T, H, I, E, K, act)
-            out, strat, ws, (p, work, msg) = run(c, d, "micro" if T <= 8 else ("static" if T * K <= 640 else "dynamic"))
+            out, strat, ws, (p, work, msg) = run(c, d, auto_strategy(T, K))
             times = []
             for it in range(12):
                 flush.zero_()
@@ -449,14 +449,20 @@ def bench():
             del d, work, p
 
 
+def auto_strategy(T, K):
+    """Auto's choice with the contract's default cut-overs (micro for T <= 8 and T*K <= 40, static for T*K <= 640)."""
+    return "micro" if T <= 8 and T * K <= 40 else ("static" if T * K <= 640 else "dynamic")
+
+
 def profile():
-    """A few bench cases, for ncu: python3 moe_smoke.py LIB --profile (qwen3-30b T = 1, 64, 4096; deepseek-v3 T = 1,
-    4096)."""
-    for (H, I, E, K, act, T) in ((2048, 768, 128, 8, 0, 1), (7168, 2048, 256, 8, 0, 1), (2048, 768, 128, 8, 0, 64),
-                                 (2048, 768, 128, 8, 0, 4096), (7168, 2048, 256, 8, 0, 4096)):
+    """A few bench cases, for ncu: python3 moe_smoke.py LIB --profile (qwen3-30b T = 1, 8, 64, 4096; deepseek-v3
+    T = 1, 8, 4096)."""
+    for (H, I, E, K, act, T) in ((2048, 768, 128, 8, 0, 1), (7168, 2048, 256, 8, 0, 1), (2048, 768, 128, 8, 0, 8),
+                                 (7168, 2048, 256, 8, 0, 8), (2048, 768, 128, 8, 0, 64), (2048, 768, 128, 8, 0, 4096),
+                                 (7168, 2048, 256, 8, 0, 4096)):
         c, d = bench_case(T, H, I, E, K, act)
         for _ in range(2):
-            run(c, d, "micro" if T <= 8 else ("static" if T * K <= 640 else "dynamic"))
+            run(c, d, auto_strategy(T, K))
 
 
 # b12x_fault_t and the statuses the fault checks expect (native/include/b12x/b12x.h).
