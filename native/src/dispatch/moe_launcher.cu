@@ -237,9 +237,12 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
     B12X_CUDA_TRY(cudaMemsetAsync(p.aq_scales, 0, static_cast<size_t>(pairs) * scale_row_pitch(q.intermediate), stream),
                   "intermediate-scale padding reset");
   }
-  if (p.nvfp4) {
+  if (p.nvfp4 && p.x_hat != nullptr) {
     // The quantiser's items: one per K step of a slot (at most one per pair), or of a token when it runs per token.
     moe_quantize_fc1_input<<<grid_for(pairs * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
+  } else if (p.nvfp4) {
+    moe_quantize_fc1_codes<<<grid_for(pairs * (q.hidden / 16), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
     B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
   }
 

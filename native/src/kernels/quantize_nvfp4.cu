@@ -12,10 +12,9 @@ __device__ __forceinline__ void store_block(const QuantizedBlock& q, uint8_t* co
 }
 
 // K step `step` of x row `x` quantised with gs as the step's wgmma chunks (chunk q, lane column c: pair q of block c,
-// wgmma_operand.cuh); blocks past K are zero padding. When codes_row >= 0 (the mma.sync kernels' planes), the blocks'
-// codes and scales go to that row of xq instead.
+// wgmma_operand.cuh); blocks past K are zero padding.
 __device__ __forceinline__ void quantize_step(const MoeParams& p, const __nv_bfloat16* x, float gs, int32_t step,
-                                              int64_t codes_row, uint32_t (&chunks)[8][kBlocksPerWgmmaStep]) {
+                                              uint32_t (&chunks)[8][kBlocksPerWgmmaStep]) {
   const int32_t k_blocks = p.hidden / 16;
 #pragma unroll
   for (int c = 0; c < kBlocksPerWgmmaStep; ++c) {
@@ -25,12 +24,7 @@ __device__ __forceinline__ void quantize_step(const MoeParams& p, const __nv_bfl
       float v[16];
       load_bf16_block16(x + block * 16, v);
       const QuantizedBlock q = quantize_block16(v, gs);
-      if (codes_row >= 0) {
-        store_block(q, p.xq_codes + codes_row * (p.hidden / 2) + block * 8,
-                    p.xq_scales + codes_row * scale_row_pitch(p.hidden) + block);
-      } else {
-        dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), e4m3_to_bf16x2(q.scale), pairs);
-      }
+      dequantize_block_ordered(make_uint2(q.codes[0], q.codes[1]), e4m3_to_bf16x2(q.scale), pairs);
     }
 #pragma unroll
     for (int q = 0; q < 8; ++q) chunks[q][c] = pairs[q];
@@ -76,8 +70,7 @@ __device__ __forceinline__ void store_staged_steps(const MoeParams& p, const uns
 // One thread per (row, 64-element K step): the step's 4 blocks are quantised in turn, so that the row's lookups are
 // made once per 4 blocks. Rows are slots, or tokens when every expert has the same gs1 and the tokens are fewer: the
 // K slots of a token then get the same values, quantised once (qwen3-30b-a3b T=4096 computes 4096 rows instead of
-// 32768). The codes plane is read only by the mma.sync kernels, so it is skipped when the wgmma kernels (x_hat) take
-// the call. Warps walk the items 32 at a time, all lanes together, for the staged stores.
+// 32768). Warps walk the items 32 at a time, all lanes together, for the staged stores.
 __global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_input(MoeParams p) {
   __shared__ __align__(16) unsigned char staged[kQuantizeWarps][32 * kStagedStepBytes];
   const int32_t steps = static_cast<int32_t>(wgmma_steps(p.hidden));
@@ -92,21 +85,35 @@ __global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_input(MoePa
       const int32_t row = static_cast<int32_t>(i / steps), step = static_cast<int32_t>(i % steps);
       uint32_t chunks[8][kBlocksPerWgmmaStep];
       if (per_token) {
-        quantize_step(p, p.x + static_cast<int64_t>(row) * p.hidden, p.input_scale(0), step, -1, chunks);
+        quantize_step(p, p.x + static_cast<int64_t>(row) * p.hidden, p.input_scale(0), step, chunks);
       } else {
         const __nv_bfloat16* x = p.x + static_cast<int64_t>(p.slot_pair[row] / p.top_k) * p.hidden;
-        quantize_step(p, x, p.input_scale(p.slot_expert[row]), step, p.x_hat == nullptr ? row : -1, chunks);
+        quantize_step(p, x, p.input_scale(p.slot_expert[row]), step, chunks);
       }
-      if (p.x_hat != nullptr) {
-        uint4* mine = reinterpret_cast<uint4*>(staged[warp] + lane * kStagedStepBytes);
+      uint4* mine = reinterpret_cast<uint4*>(staged[warp] + lane * kStagedStepBytes);
 #pragma unroll
-        for (int q = 0; q < 8; ++q) mine[q] = make_uint4(chunks[q][0], chunks[q][1], chunks[q][2], chunks[q][3]);
-      }
+      for (int q = 0; q < 8; ++q) mine[q] = make_uint4(chunks[q][0], chunks[q][1], chunks[q][2], chunks[q][3]);
     }
-    if (p.x_hat == nullptr) continue;  // the codes went to xq inside quantize_step
     __syncwarp();
     store_staged_steps(p, staged[warp], base, total, steps, per_token);
     __syncwarp();  // the next items' staging waits for these reads
+  }
+}
+
+// One thread per 16-block of a slot: the whole call's blocks spread over as many threads, so a decode-sized call
+// is one block's latency deep (with a 64-element step per thread, qwen3-30b-a3b T=8's 2,048 steps ran on 8 CTAs for
+// about 6.5 us).
+__global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_codes(MoeParams p) {
+  const int32_t blocks = p.hidden / 16;
+  const int64_t total = static_cast<int64_t>(p.offsets[p.local_experts]) * blocks;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int32_t slot = static_cast<int32_t>(i / blocks), b = static_cast<int32_t>(i % blocks);
+    float v[16];
+    load_bf16_block16(p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * p.hidden + 16 * b, v);
+    store_block(quantize_block16(v, p.input_scale(p.slot_expert[slot])),
+                p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + 8 * b,
+                p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + b);
   }
 }
 

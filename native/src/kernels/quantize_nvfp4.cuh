@@ -7,10 +7,13 @@ namespace b12x {
 
 constexpr int kQuantizeThreads = 256;
 
-// FC1 input of every slot: slot s quantises x[slot_pair[s] / K] with gs1 of its expert into xq (codes) or x_hat.
-// When may_quantize_per_token and the call has fewer tokens than slots, each token's row is quantised once and stored
-// into the x_hat rows of its K slots instead. Grid: any size (grid-stride over at most K·T items).
+// FC1 input of every slot for the wgmma kernels: slot s quantises x[slot_pair[s] / K] with gs1 of its expert into
+// its x_hat row. When may_quantize_per_token and the call has fewer tokens than slots, each token's row is quantised
+// once and stored into the x_hat rows of its K slots instead. Grid: any size (grid-stride over at most K·T items).
 __global__ void moe_quantize_fc1_input(MoeParams p);
+
+// The same for the mma.sync kernels (no x_hat plane): into the slot's xq codes and scales. Grid: any size.
+__global__ void moe_quantize_fc1_codes(MoeParams p);
 
 // Whether moe_quantize_fc1_input may run per token: one gs1 for every expert and the wgmma kernels' x_hat plane (the
 // codes plane of the mma.sync kernels serves at most static_max_pairs pairs, where the K-fold work is small). It
