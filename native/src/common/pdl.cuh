@@ -1,8 +1,10 @@
 // Programmatic dependent launch (sm_90 and later). A kernel launched with programmatic stream serialization may
 // start once every CTA of the kernel before it in the stream has called pdl_launch_dependents (or exited), instead of
 // after that kernel completes; it must call pdl_wait before it reads anything that kernel writes, and may read the
-// caller's inputs before. Used between the decode kernels so that a kernel's weight loads overlap the tail of the
-// kernel before it. Below sm_90 both calls compile to nothing and launches carry no attribute.
+// caller's inputs before. A kernel that calls pdl_launch_dependents only after its own pdl_wait also guarantees its
+// dependants that the kernel before it has completed: the narrow GEMMs read the routing (two kernels back) before
+// they wait. Every CTA of such a chain calls pdl_wait before it exits, so that no grid completes before the one it
+// depends on. Below sm_90 both calls compile to nothing and launches carry no attribute.
 #pragma once
 #include <cuda_runtime.h>
 

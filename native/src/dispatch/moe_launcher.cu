@@ -15,6 +15,7 @@
 #include "../kernels/moe_reference.cuh"
 #include "../kernels/moe_routing.cuh"
 #include "../kernels/quantize_nvfp4.cuh"
+#include "loaded_image.h"
 #include "moe_params.h"
 
 namespace b12x {
@@ -38,7 +39,7 @@ ExpertScalar scalar_of(const b12x_expert_scalars_t& s) { return ExpertScalar{s.v
 // kWgmmaTokenTile tokens and whose token operands are exact bf16 planes of the workspace.
 bool uses_wgmma(const b12x_moe_problem_t& q, int32_t strategy) {
   return q.num_tokens > 0 && strategy == B12X_STRATEGY_DYNAMIC && q.quant_mode == B12X_QUANT_MODE_NVFP4 &&
-         q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && wgmma_gemms_available(q.device);
+         q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && loaded_image(q.device).wgmma;
 }
 
 // The static strategy's token tile when the narrow NVFP4 kernels take the call (moe_narrow_nvfp4.cuh), else 0.
@@ -87,6 +88,7 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.slot_pair = reinterpret_cast<int32_t*>(base + w.slot_pair);
   p.slot_expert = reinterpret_cast<int32_t*>(base + w.slot_expert);
   p.pair_slot = reinterpret_cast<int32_t*>(base + w.pair_slot);
+  p.tile_map = reinterpret_cast<int4*>(base + w.tile_map);
   p.xq_codes = reinterpret_cast<uint8_t*>(base + w.xq_codes);
   p.xq_scales = reinterpret_cast<uint8_t*>(base + w.xq_scales);
   p.aq_codes = reinterpret_cast<uint8_t*>(base + w.aq_codes);
@@ -108,7 +110,7 @@ int grid_for(int64_t work, int threads, int sms) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
 }
 
-b12x_status_t launch_gemms(const MoeParams& p, bool narrow, bool persistent, int sms, cudaStream_t stream,
+b12x_status_t launch_gemms(const MoeParams& p, bool narrow, bool persistent, bool pdl, int sms, cudaStream_t stream,
                            char* message, size_t message_capacity) {
   const char* step = "GEMM launch";
   // Tiled kernels need swizzled scales (aligned 4-block words); linear scales take the register-streaming kernels.
@@ -116,7 +118,7 @@ b12x_status_t launch_gemms(const MoeParams& p, bool narrow, bool persistent, int
   // their token tile (narrow_tile_of).
   const bool tiled = p.w1_sa.swizzled;
   B12X_CUDA_TRY(p.x_hat != nullptr ? launch_moe_gemms_wgmma(p, sms, stream, &step)
-                : narrow           ? launch_moe_narrow_nvfp4(p, stream, &step)
+                : narrow           ? launch_moe_narrow_nvfp4(p, pdl, sms, stream, &step)
                 : tiled            ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
                                    : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
                 step);
@@ -209,23 +211,26 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
                           static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
                                                 (kCombineThreads * kCombineColumnsPerThread)));
+  const bool pdl = loaded_image(q.device).pdl;  // programmatic dependent launch where the kernels chain it (pdl.cuh)
   if (strategy == B12X_STRATEGY_MICRO) {  // no routing pass: rows are indexed by pair
-    int major = 0;
-    B12X_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, q.device), "compute capability query");
-    const bool pdl = major >= 9;  // programmatic dependent launch between the decode kernels (pdl.cuh)
     const char* step = "micro launch";
     B12X_CUDA_TRY(launch_moe_micro(p, pdl, sms, stream, &step), step);
     B12X_CUDA_TRY(launch_kernel(moe_combine, combine_grid, dim3(kCombineThreads), 0, stream, pdl, p), "combine launch");
     return B12X_STATUS_SUCCESS;
   }
 
-  B12X_CUDA_TRY(cudaMemsetAsync(p.counts, 0, sizeof(int32_t) * q.num_local_experts, stream), "routing counter reset");
-  moe_route_count<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
-  B12X_CUDA_TRY(cudaGetLastError(), "routing count launch");
-  moe_route_plan<<<1, kRoutePlanThreads, 0, stream>>>(p);
-  B12X_CUDA_TRY(cudaGetLastError(), "routing plan launch");
-  moe_route_scatter<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
-  B12X_CUDA_TRY(cudaGetLastError(), "routing scatter launch");
+  if (pairs <= kRouteSmallMaxPairs && q.num_local_experts <= kRouteSmallMaxExperts) {
+    moe_route_small<<<1, kRoutePlanThreads, 2 * sizeof(int32_t) * q.num_local_experts, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "routing launch");
+  } else {
+    B12X_CUDA_TRY(cudaMemsetAsync(p.counts, 0, sizeof(int32_t) * q.num_local_experts, stream), "routing counter reset");
+    moe_route_count<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "routing count launch");
+    moe_route_plan<<<1, kRoutePlanThreads, 0, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "routing plan launch");
+    moe_route_scatter<<<grid_for(pairs, kElementwiseThreads, sms), kElementwiseThreads, 0, stream>>>(p);
+    B12X_CUDA_TRY(cudaGetLastError(), "routing scatter launch");
+  }
   // The tiled kernels copy the activation scales 4 blocks at a time, so a row's padding bytes (C/16 not a multiple
   // of 4) are read (and ignored); zero them so no byte is read uninitialised.
   const bool tiled = p.w1_sa.swizzled;
@@ -242,21 +247,22 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
     moe_quantize_fc1_input<<<grid_for(pairs * wgmma_steps(q.hidden), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
     B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
   } else if (p.nvfp4) {
-    moe_quantize_fc1_codes<<<grid_for(pairs * (q.hidden / 16), kQuantizeThreads, sms), kQuantizeThreads, 0, stream>>>(p);
-    B12X_CUDA_TRY(cudaGetLastError(), "FC1 input quantisation launch");
+    B12X_CUDA_TRY(launch_kernel(moe_quantize_fc1_codes, dim3(grid_for(pairs * (q.hidden / 16), kQuantizeThreads, sms)),
+                                dim3(kQuantizeThreads), 0, stream, pdl, p),
+                  "FC1 input quantisation launch");
   }
 
   b12x_status_t status;
   switch (strategy) {
     case B12X_STRATEGY_STATIC:
-      status = launch_gemms(p, narrow_tile_of(q, strategy) > 0, false, sms, stream, message, message_capacity);
+      status = launch_gemms(p, narrow_tile_of(q, strategy) > 0, false, pdl, sms, stream, message, message_capacity);
       break;
-    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, false, true, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, false, true, pdl, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;
-  moe_combine<<<combine_grid, kCombineThreads, 0, stream>>>(p);
-  B12X_CUDA_TRY(cudaGetLastError(), "combine launch");
+  // The combine waits for the GEMMs in pdl_wait whatever their launch, so it may always start early.
+  B12X_CUDA_TRY(launch_kernel(moe_combine, combine_grid, dim3(kCombineThreads), 0, stream, pdl, p), "combine launch");
   return B12X_STATUS_SUCCESS;
 }
 

@@ -42,6 +42,7 @@ struct MoeParams {
   int32_t* slot_pair;    // [P] pair index t*K + k of each slot
   int32_t* slot_expert;  // [P] local expert of each slot
   int32_t* pair_slot;    // [P] slot of each pair t*K + k, -1 for a pair without a local expert
+  int4* tile_map;        // [P + min(L, P)] (local expert, first slot, slots, 0) of each token tile, by tile number
   uint8_t* xq_codes;     // [P, H/2]   FC1 input, NVFP4
   uint8_t* xq_scales;    // [P, scale_row_pitch(H)]
   uint8_t* aq_codes;     // [P, I/2]   FC2 input, NVFP4

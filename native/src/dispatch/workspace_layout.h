@@ -1,6 +1,7 @@
 // Where each plane of a call's workspace lives. All offsets are 256-byte aligned (the alignment cudaMalloc and
 // TorchSharp's caching allocator give), so every plane is aligned for 16-byte vector access.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include "plane_pitch.h"
@@ -9,7 +10,7 @@ namespace b12x {
 
 struct WorkspaceLayout {
   size_t counts, cursor, offsets, tile_prefix, queue_heads;  // control block, zeroed per call (counts)
-  size_t slot_pair, slot_expert, pair_slot;
+  size_t slot_pair, slot_expert, pair_slot, tile_map;
   size_t xq_codes, xq_scales, aq_codes, aq_scales, a_bf16;    // 0-sized planes are unused by the mode
   size_t x_fp16, a_fp16;  // micro NVFP4 only: FC1 and FC2 inputs as exact fp16 values in block order
   size_t x_hat, a_hat;    // wgmma kernels only: FC1 and FC2 inputs as exact bf16 values (wgmma_operand.cuh)
@@ -38,6 +39,7 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.slot_pair = place(pairs * 4);
   w.slot_expert = place(pairs * 4);
   w.pair_slot = place(pairs * 4);
+  w.tile_map = place((pairs + std::min(e, pairs)) * 16);  // token tiles of any tile size: one per slot plus one partial per expert
   // The wgmma kernels read FC1's input from x_hat only, so its codes are not kept then.
   const bool fc1_codes = nvfp4 && !wgmma_operands;
   w.xq_codes = place(fc1_codes ? pairs * static_cast<size_t>(hidden / 2) : 0);

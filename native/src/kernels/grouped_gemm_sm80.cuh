@@ -56,27 +56,23 @@ struct WorkItem {
   int32_t row0;        // first output row of the CTA
 };
 
-// Token tile `tile` (numbered over the experts by tile_prefix, tn slots each) with row tile `row_tile` of `rows`
-// output rows. False when the tile is past the routing's last one.
-__device__ __forceinline__ bool bind_work_item(const MoeParams& p, int32_t tile, int32_t row_tile, int32_t tn,
-                                               int32_t rows, WorkItem& w) {
+// Token tile `tile` (numbered over the experts by tile_prefix, p.token_tile slots each, found in the routing's
+// tile_map) with row tile `row_tile` of `rows` output rows. False when the tile is past the routing's last one.
+__device__ __forceinline__ bool bind_work_item(const MoeParams& p, int32_t tile, int32_t row_tile, int32_t rows,
+                                               WorkItem& w) {
   if (tile >= p.tile_prefix[p.local_experts]) return false;
-  int32_t lo = 0, hi = p.local_experts - 1;  // largest l with tile_prefix[l] <= tile (empty experts come first)
-  while (lo < hi) {
-    int32_t mid = (lo + hi + 1) >> 1;
-    if (p.tile_prefix[mid] <= tile) lo = mid; else hi = mid - 1;
-  }
-  w.expert = lo;
-  w.first_slot = p.offsets[lo] + (tile - p.tile_prefix[lo]) * tn;
-  w.slots = min(tn, p.offsets[lo + 1] - w.first_slot);
+  const int4 entry = p.tile_map[tile];
+  w.expert = entry.x;
+  w.first_slot = entry.y;
+  w.slots = entry.z;
   w.row0 = row_tile * rows;
   return true;
 }
 
 // Work items are numbered (expert, token tile, row tile), row tile fastest. False when item is past the end.
-__device__ __forceinline__ bool decode_work_item(const MoeParams& p, int32_t item, int32_t row_tiles, int32_t tn,
-                                                 int32_t rows, WorkItem& w) {
-  return bind_work_item(p, item / row_tiles, item % row_tiles, tn, rows, w);
+__device__ __forceinline__ bool decode_work_item(const MoeParams& p, int32_t item, int32_t row_tiles, int32_t rows,
+                                                 WorkItem& w) {
+  return bind_work_item(p, item / row_tiles, item % row_tiles, rows, w);
 }
 
 // The weight operand of one lane: rows g and g+8 of NA matrices (1, or 2 for gate/up), as pointers to the lane's

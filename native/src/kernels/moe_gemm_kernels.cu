@@ -10,7 +10,7 @@ namespace {
 
 // Next work item of this CTA, identical in every thread; false when the work is done.
 __device__ __forceinline__ bool next_work_item(const MoeParams& p, int32_t persistent, int32_t queue, int32_t round,
-                                               int32_t row_tiles, int32_t tn, int32_t rows, WorkItem& w) {
+                                               int32_t row_tiles, int32_t rows, WorkItem& w) {
   __shared__ int32_t claimed;
   int32_t item;
   if (persistent) {
@@ -22,7 +22,7 @@ __device__ __forceinline__ bool next_work_item(const MoeParams& p, int32_t persi
     if (round > 0) return false;
     item = blockIdx.x;
   }
-  return decode_work_item(p, item, row_tiles, tn, rows, w);
+  return decode_work_item(p, item, row_tiles, rows, w);
 }
 
 // Token operand of this lane for a work item: column g of each 8-token tile, or null past the tile's slots.
@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc1_kernel(MoeParams p, int3
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   const int32_t row_tiles = (p.intermediate + kRows - 1) / kRows;
   WorkItem w;
-  for (int32_t round = 0; next_work_item(p, persistent, 0, round, row_tiles, TN, kRows, w); ++round) {
+  for (int32_t round = 0; next_work_item(p, persistent, 0, round, row_tiles, kRows, w); ++round) {
     const int32_t n_first = w.row0 + (warp / KS) * kRowsPerWarp;  // first intermediate feature of this warp's group
     const bool rows_valid = n_first < p.intermediate;              // whole 16-row groups (I % 16 == 0)
     int32_t rows[NA][2];
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kGemmThreads) moe_fc2_kernel(MoeParams p, int3
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   const int32_t row_tiles = (p.hidden + kRows - 1) / kRows;
   WorkItem w;
-  for (int32_t round = 0; next_work_item(p, persistent, 1, round, row_tiles, TN, kRows, w); ++round) {
+  for (int32_t round = 0; next_work_item(p, persistent, 1, round, row_tiles, kRows, w); ++round) {
     const int32_t h_first = w.row0 + (warp / KS) * kRowsPerWarp;
     const bool rows_valid = h_first < p.hidden;
     const int32_t rows[1][2] = {{rows_valid ? h_first + g : -1, rows_valid ? h_first + g + 8 : -1}};

@@ -26,7 +26,6 @@
 // neither the other tokens of its tile nor N (tested: tokens alone and in full tiles agree bit for bit).
 #include "moe_gemm_wgmma.cuh"
 
-#include <atomic>
 #include "../common/mbarrier.cuh"
 #include "../common/tile_shapes.h"
 #include "../common/wgmma.cuh"
@@ -273,7 +272,7 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
   using K = WgmmaKernel<kFc1, kGated>;
   extern __shared__ __align__(128) unsigned char dynamic_smem[];
   unsigned char* smem = dynamic_smem + (-static_cast<int>(shared_address(dynamic_smem)) & (kSwizzleAtomBytes - 1));
-  __shared__ int32_t claimed;  // also marks an image with the wgmma body (wgmma_gemms_available)
+  __shared__ int32_t claimed;  // also marks an image with the wgmma body (loaded_image.cu)
   __shared__ WgmmaRing ring;
   if (threadIdx.x == 0) ring.init();
   uint32_t base = 0;
@@ -298,20 +297,8 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
 
 }  // namespace
 
-bool wgmma_gemms_available(int device) {
-  constexpr int kCachedDevices = 64;
-  static std::atomic<int8_t> cached[kCachedDevices] = {};  // 0 unknown, 1 no, 2 yes
-  if (device >= 0 && device < kCachedDevices && cached[device].load() != 0) return cached[device].load() == 2;
-  int current = 0;
-  cudaFuncAttributes attributes{};
-  const bool queried = cudaGetDevice(&current) == cudaSuccess && cudaSetDevice(device) == cudaSuccess &&
-                       cudaFuncGetAttributes(&attributes, moe_wgmma_kernel<false, false>) == cudaSuccess;
-  cudaSetDevice(current);
-  // A device without an image (or without CUDA) is an answer here, not an error for the call's later checks to see.
-  if (!queried) cudaGetLastError();
-  const bool available = queried && attributes.sharedSizeBytes > 0;
-  if (device >= 0 && device < kCachedDevices) cached[device].store(available ? 2 : 1);
-  return available;
+cudaError_t wgmma_kernel_attributes(cudaFuncAttributes* attributes) {
+  return cudaFuncGetAttributes(attributes, moe_wgmma_kernel<false, false>);
 }
 
 cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step) {

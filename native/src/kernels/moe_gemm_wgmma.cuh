@@ -6,9 +6,9 @@
 
 namespace b12x {
 
-// True when `device` runs an image of these kernels with the wgmma body (sm_90a); other images hold empty kernels.
-// False for a device that cannot be queried. Cached per device.
-bool wgmma_gemms_available(int device);
+// Attributes of the loaded image's FC2 kernel on the current device: only sm_90a images hold the wgmma body (and
+// its shared memory); the others hold empty kernels.
+cudaError_t wgmma_kernel_attributes(cudaFuncAttributes* attributes);
 
 // Queues FC1 then FC2 on a persistent grid (work queue heads of the routing plan).
 cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step);

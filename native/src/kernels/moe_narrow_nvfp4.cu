@@ -28,6 +28,7 @@
 #include "../common/cp_async.cuh"
 #include "../common/e2m1_fp16.cuh"
 #include "../common/mma_sync.cuh"
+#include "../common/pdl.cuh"
 #include "../common/tile_shapes.h"
 #include "fc_epilogue.cuh"
 #include "gemm_grid.cuh"
@@ -39,13 +40,19 @@ namespace {
 constexpr int kWarps = kNarrowWarps;
 constexpr int kThreads = kWarps * 32;
 constexpr int kRows = 16;       // M of mma.m16n8k16: rows of one weight tile
-constexpr int kTiles = 2;       // weight tiles per CTA
+constexpr int kTiles = 2;       // weight tiles per work item
 constexpr int kSlabBlocks = 8;  // 16-blocks of K per slab
 constexpr int kSlabBytes = kSlabBlocks * 8;
 constexpr int kChunks = 4;      // 16-byte chunks of a row's slab: blocks 2q and 2q+1 in chunk q
 constexpr int kStages = kNarrowSlabsInFlight;
 constexpr float kNarrowSumFix = 0x1p21f;             // sums arrive as 2^-14 (weights) times 2^-7 (tokens) the true ones
 constexpr uint32_t kTokenScaleFactor = 0x58005800u;  // fp16x2 (2^7, 2^7)
+// Resident CTAs per SM the register allocation must allow: what the kernels had with one CTA per work item (93-98
+// registers for 8-token tiles, 126-128 for 16). With the work-item loop ptxas keeps more values live across items
+// (125-162 registers, one CTA per SM fewer) unless held to these; held, it needs no spills (nvcc 11.8 for sm_80 and
+// 13 for sm_90a alike).
+template <int NT>
+constexpr int kNarrowMinBlocks = NT == 1 ? 5 : 4;
 static_assert(kThreads == 128, "the FC1 epilogue takes 8 tokens of 16 features per pass of the CTA's threads");
 
 __host__ __device__ constexpr int32_t slabs_of(int32_t k) { return (k + kSlabBlocks * 16 - 1) / (kSlabBlocks * 16); }
@@ -145,6 +152,22 @@ struct Source {
     }
     cp_async_commit();
   }
+
+  // Asks L2 for this warp's first kStages slabs of the lane's weight rows and scales, ahead of issue().
+  __device__ __forceinline__ void prefetch_weights(int32_t slabs) const {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c = lane & 3;
+#pragma unroll
+    for (int s = 0; s < kStages; ++s) {
+      const int32_t slab = warp + s * kWarps;
+      if (slab >= slabs || slab * kSlabBlocks + 2 * c >= k_blocks) continue;
+#pragma unroll
+      for (int a = 0; a < kTiles; ++a) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) prefetch_l2(a_codes[a][r] + slab * kSlabBytes);
+        if (slab * kSlabBlocks + 4 * (lane & 1) < k_blocks) prefetch_l2(a_scales[a] + slab * a_scale_step);
+      }
+    }
+  }
 };
 
 // Byte c of each word of a chunk (block 2q words 0 and 1 in .x, .y; block 2q+1 in .z, .w) as one word: (2q word 0,
@@ -219,6 +242,21 @@ __device__ __forceinline__ void mainloop(const Source<NT>& src, Ring<NT>& ring, 
   }
 }
 
+// The item's weight rows (FC1 silu: up rows then gate rows of its 16 features; else 32 rows) and token rows.
+template <bool kFc1, bool kGated, int NT>
+__device__ __forceinline__ void bind_source(const MoeParams& p, const WorkItem& w, Source<NT>& src) {
+  int32_t first_row[kTiles];
+#pragma unroll
+  for (int a = 0; a < kTiles; ++a) first_row[a] = (kFc1 && kGated) ? a * p.intermediate + w.row0 : w.row0 + a * kRows;
+  if constexpr (kFc1) {
+    src.bind(w, p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, p.hidden,
+             first_row, p.xq_codes, p.xq_scales);
+  } else {
+    src.bind(w, p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa,
+             p.intermediate, first_row, p.aq_codes, p.aq_scales);
+  }
+}
+
 // Steps 3 and 4 for the tile's tokens: half-warps take one token's 16 features at a time (the activation, bf16, then
 // the FC2-input block quantised across the half) into the slot's aq row.
 template <bool kGated, int NT>
@@ -236,7 +274,7 @@ __device__ __forceinline__ void finish_fc1(const MoeParams& p, const WorkItem& w
   }
 }
 
-// Step 5's y rows of the tile's pairs: fp32(w * alpha2) times each of the CTA's 32 hidden rows.
+// Step 5's y rows of the tile's pairs: fp32(w * alpha2) times each of the item's 32 hidden rows.
 template <int NT>
 __device__ __forceinline__ void finish_fc2(const MoeParams& p, const WorkItem& w, const Partials<NT>& partial) {
   constexpr int kOutRows = kTiles * kRows;
@@ -246,28 +284,12 @@ __device__ __forceinline__ void finish_fc2(const MoeParams& p, const WorkItem& w
   }
 }
 
-// One CTA per (token tile, output row tile), token tile fastest: the tiles of an expert that gets more than one run
-// side by side and share its weight reads in L2.
+// The work item's GEMM: its weight rows streamed once against the tile's tokens, then the epilogue.
 template <bool kFc1, bool kGated, int NT>
-__global__ void __launch_bounds__(kThreads) moe_narrow_nvfp4(MoeParams p) {
-  constexpr int kFeatures = (kFc1 && kGated) ? kRows : kTiles * kRows;  // output rows (features) per CTA
-  __shared__ Ring<NT> ring;
-  __shared__ Partials<NT> partial;
-  const int32_t tiles = static_cast<int32_t>(token_tiles_bound(p, NT * 8));
-  WorkItem w;
-  if (!bind_work_item(p, blockIdx.x % tiles, blockIdx.x / tiles, NT * 8, kFeatures, w)) return;  // the whole CTA
+__device__ __forceinline__ void run_item(const MoeParams& p, const WorkItem& w, Ring<NT>& ring, Partials<NT>& partial) {
   const int32_t k = kFc1 ? p.hidden : p.intermediate;
-  int32_t first_row[kTiles];
-#pragma unroll
-  for (int a = 0; a < kTiles; ++a) first_row[a] = (kFc1 && kGated) ? a * p.intermediate + w.row0 : w.row0 + a * kRows;
   Source<NT> src;
-  if constexpr (kFc1) {
-    src.bind(w, p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, k, first_row,
-             p.xq_codes, p.xq_scales);
-  } else {
-    src.bind(w, p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa, k,
-             first_row, p.aq_codes, p.aq_scales);
-  }
+  bind_source<kFc1, kGated>(p, w, src);
   const int32_t slabs = slabs_of(k);
   const int warp = threadIdx.x >> 5;
 #pragma unroll
@@ -294,19 +316,62 @@ __global__ void __launch_bounds__(kThreads) moe_narrow_nvfp4(MoeParams p) {
   if constexpr (kFc1) finish_fc1<kGated, NT>(p, w, partial); else finish_fc2<NT>(p, w, partial);
 }
 
+// The CTA's next work item from the GEMM's queue (reset by the routing plan), the same in every thread. Its first
+// barrier also orders the previous item's epilogue reads of partial before the next item's writes.
+template <bool kFc1>
+__device__ __forceinline__ int32_t claim_item(const MoeParams& p, int32_t& claimed) {
+  __syncthreads();
+  if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
+  __syncthreads();
+  return claimed;
+}
+
+// A persistent grid whose CTAs claim work items from a queue in order: item i is token tile i % tiles against output
+// row tile i / tiles, token tile fastest, so the tiles of an expert that gets more than one run side by side and
+// share its weight reads in L2. Only the routing's real tiles are items (a grid per tile bound left most CTAs empty
+// at decode sizes); claiming instead of striding by the grid lets the CTAs that run faster take more items.
+//
+// Programmatic dependent launch (pdl.cuh): the kernel before this one signals its dependants only after its own
+// pdl_wait, so the routing (two kernels back) is complete when this one starts. The CTA claims its first item and
+// prefetches that item's first weight slabs into L2 before it waits for the kernel before (step 1 or FC1), whose
+// tail its weight reads then overlap.
+template <bool kFc1, bool kGated, int NT>
+__global__ void __launch_bounds__(kThreads, kNarrowMinBlocks<NT>) moe_narrow_nvfp4(MoeParams p) {
+  constexpr int kFeatures = (kFc1 && kGated) ? kRows : kTiles * kRows;  // output rows (features) per item
+  __shared__ Ring<NT> ring;
+  __shared__ Partials<NT> partial;
+  __shared__ int32_t claimed;
+  const int32_t tiles = p.tile_prefix[p.local_experts];
+  const int32_t items = tiles * ((kFc1 ? p.intermediate : p.hidden) / kFeatures);
+  int32_t item = claim_item<kFc1>(p, claimed);
+  WorkItem w;
+  if (item < items && bind_work_item(p, item % tiles, item / tiles, kFeatures, w)) {
+    Source<NT> src;
+    bind_source<kFc1, kGated>(p, w, src);
+    src.prefetch_weights(slabs_of(kFc1 ? p.hidden : p.intermediate));
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+  for (; item < items; item = claim_item<kFc1>(p, claimed)) {
+    bind_work_item(p, item % tiles, item / tiles, kFeatures, w);
+    run_item<kFc1, kGated, NT>(p, w, ring, partial);
+  }
+}
+
 template <int NT>
-cudaError_t launch_narrow(const MoeParams& p, cudaStream_t stream, const char** step) {
+cudaError_t launch_narrow(const MoeParams& p, bool pdl, int32_t sms, cudaStream_t stream, const char** step) {
   const int64_t tiles = token_tiles_bound(p, NT * 8);
   void (*fc1)(MoeParams) = p.gated ? moe_narrow_nvfp4<true, true, NT> : moe_narrow_nvfp4<true, false, NT>;
-  const int64_t fc1_grid = tiles * (p.intermediate / (p.gated ? kRows : kTiles * kRows));
-  const int64_t fc2_grid = tiles * (p.hidden / (kTiles * kRows));
-  *step = "narrow FC1 launch";
-  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, 0, stream>>>(p);
-  cudaError_t e = cudaGetLastError();
+  void (*fc2)(MoeParams) = moe_narrow_nvfp4<false, false, NT>;
+  int64_t fc1_grid = 0, fc2_grid = 0;
+  *step = "narrow GEMM occupancy query";
+  cudaError_t e = persistent_grid(fc1, kThreads, 0, sms, tiles * (p.intermediate / (p.gated ? kRows : kTiles * kRows)), &fc1_grid);
+  if (e == cudaSuccess) e = persistent_grid(fc2, kThreads, 0, sms, tiles * (p.hidden / (kTiles * kRows)), &fc2_grid);
   if (e != cudaSuccess) return e;
+  *step = "narrow FC1 launch";
+  if ((e = launch_kernel(fc1, dim3(static_cast<unsigned>(fc1_grid)), dim3(kThreads), 0, stream, pdl, p)) != cudaSuccess) return e;
   *step = "narrow FC2 launch";
-  moe_narrow_nvfp4<false, false, NT><<<static_cast<unsigned>(fc2_grid), kThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  return launch_kernel(fc2, dim3(static_cast<unsigned>(fc2_grid)), dim3(kThreads), 0, stream, pdl, p);
 }
 
 }  // namespace
@@ -317,10 +382,10 @@ int32_t narrow_token_tile(bool nvfp4, int32_t hidden, int32_t intermediate, int6
   return pairs > static_cast<int64_t>(8) * local_experts ? 16 : 8;
 }
 
-cudaError_t launch_moe_narrow_nvfp4(const MoeParams& p, cudaStream_t stream, const char** step) {
+cudaError_t launch_moe_narrow_nvfp4(const MoeParams& p, bool pdl, int32_t sms, cudaStream_t stream, const char** step) {
   switch (p.token_tile) {
-    case 8: return launch_narrow<1>(p, stream, step);
-    case 16: return launch_narrow<2>(p, stream, step);
+    case 8: return launch_narrow<1>(p, pdl, sms, stream, step);
+    case 16: return launch_narrow<2>(p, pdl, sms, stream, step);
     default: *step = "narrow GEMM launch (token tile)"; return cudaErrorInvalidValue;
   }
 }

@@ -1,7 +1,7 @@
 // The static strategy's NVFP4 GEMMs for narrow token tiles: decode-sized batches whose experts get a few tokens each
-// (qwen3-30b-a3b at T = 8: 64 pairs over 128 experts). One CTA per (token tile of 8 or 16 slots of one expert,
-// 16 features of FC1 or 32 rows of FC2) streams its weight rows once for the tile, where the 128-row tiles of
-// moe_gemm_tiled.cu are sized for 32 tokens and leave most of their pipeline idle.
+// (qwen3-30b-a3b at T = 8: 64 pairs over 128 experts). Each work item (a token tile of 8 or 16 slots of one expert
+// against 16 features of FC1 or 32 rows of FC2) streams its weight rows once for the tile, where the 128-row tiles
+// of moe_gemm_tiled.cu are sized for 32 tokens and leave most of their pipeline idle.
 //   moe_narrow_nvfp4<FC1>  w1 rows against the tile's xq rows, then activation, bf16 and the FC2-input block (step 4)
 //                          into each slot's aq row.
 //   moe_narrow_nvfp4<FC2>  w2 rows against the tile's aq rows, scaled by fp32(w * alpha2) into each pair's y row.
@@ -16,8 +16,10 @@ namespace b12x {
 // than kNarrowMaxTokensPerExpert pairs per local expert on average.
 int32_t narrow_token_tile(bool nvfp4, int32_t hidden, int32_t intermediate, int64_t pairs, int32_t local_experts);
 
-// Queues FC1 then FC2; p.token_tile must be narrow_token_tile's (the routing's tiles). Returns the first CUDA error
-// and names the failing step in *step.
-cudaError_t launch_moe_narrow_nvfp4(const MoeParams& p, cudaStream_t stream, const char** step);
+// Queues FC1 then FC2 as persistent grids for `sms` multiprocessors; p.token_tile must be narrow_token_tile's (the
+// routing's tiles). With pdl (sm_90 and later) both launch with programmatic stream serialization: the kernel before
+// FC1 must be one that calls pdl_launch_dependents only after its own pdl_wait (step 1's quantiser), so that the
+// routing is complete when FC1 starts. Returns the first CUDA error and names the failing step in *step.
+cudaError_t launch_moe_narrow_nvfp4(const MoeParams& p, bool pdl, int32_t sms, cudaStream_t stream, const char** step);
 
 }  // namespace b12x

@@ -1,6 +1,7 @@
 #include "quantize_nvfp4.cuh"
 #include "../common/e2m1_bf16.cuh"
 #include "../common/nvfp4_block.cuh"
+#include "../common/pdl.cuh"
 #include "wgmma_operand.cuh"
 
 namespace b12x {
@@ -104,6 +105,8 @@ __global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_input(MoePa
 // is one block's latency deep (with a 64-element step per thread, qwen3-30b-a3b T=8's 2,048 steps ran on 8 CTAs for
 // about 6.5 us).
 __global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_codes(MoeParams p) {
+  pdl_wait();  // the routing's slots; only after it may the kernel after this one start (its routing reads)
+  pdl_launch_dependents();
   const int32_t blocks = p.hidden / 16;
   const int64_t total = static_cast<int64_t>(p.offsets[p.local_experts]) * blocks;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;

@@ -12,7 +12,9 @@ constexpr int kQuantizeThreads = 256;
 // once and stored into the x_hat rows of its K slots instead. Grid: any size (grid-stride over at most K·T items).
 __global__ void moe_quantize_fc1_input(MoeParams p);
 
-// The same for the mma.sync kernels (no x_hat plane): into the slot's xq codes and scales. Grid: any size.
+// The same for the mma.sync kernels (no x_hat plane): into the slot's xq codes and scales. Grid: any size. It may be
+// launched with programmatic stream serialization (pdl.cuh): it waits for the routing first and signals its dependants
+// only after that wait, so a kernel after it finds the routing complete when it starts.
 __global__ void moe_quantize_fc1_codes(MoeParams p);
 
 // Whether moe_quantize_fc1_input may run per token: one gs1 for every expert and the wgmma kernels' x_hat plane (the

@@ -69,7 +69,7 @@ struct TileStager {
   __device__ __forceinline__ bool bind(int32_t item) {
     n_rows = kFc1 ? p.intermediate : p.hidden;
     const int32_t row_tiles = (n_rows + kFeatures - 1) / kFeatures;
-    if (!decode_work_item(p, item, row_tiles, TN, kFeatures, w)) return false;
+    if (!decode_work_item(p, item, row_tiles, kFeatures, w)) return false;
     k = kFc1 ? p.hidden : p.intermediate;
     k_blocks = k / 16;
     codes = kFc1 ? p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2)
