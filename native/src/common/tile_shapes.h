@@ -28,6 +28,11 @@ constexpr int kDynamicKSplit = 1;
 // to 136 us against 8 steps (160 registers, 3 CTAs per SM); 2 and 3 steps were within noise of 4.
 constexpr int kMicroStepsInFlight = 4;
 
+// The NVFP4 mma.sync kernels for few tokens (moe_micro_nvfp4.cu, moe_narrow_nvfp4.cu) walk K in slabs of 8 16-blocks:
+// one block per column of the micro kernels' n8 MMA tile, the same weight stream per slab in the narrow ones.
+constexpr int kSlabBlocks = 8;
+__host__ __device__ constexpr int slabs_of(int k) { return (k + kSlabBlocks * 16 - 1) / (kSlabBlocks * 16); }
+
 // NVFP4 decode (moe_micro_nvfp4.cu): 128-element slabs a warp keeps in flight through cp.async. Measured on an H200
 // (b12x bench, T = 1 and 8): 2 slabs beat 3 (mixtral-8x7b T=8 583 against 688 us, the others equal or up to 1 us
 // faster) and 4 (smaller rings fit more CTAs per SM, and the in-flight bytes of 2 slabs already cover the latency).

@@ -15,12 +15,10 @@ namespace {
 constexpr int kSplit = kMicroNvfp4Warps;          // warps of a CTA, each taking every kSplit-th slab of K
 constexpr int kThreads = kSplit * 32;
 constexpr int kRows = 16;                         // M of mma.m16n8k16: the CTA's rows of each weight matrix
-constexpr int kSlabBlocks = 8;                    // one 16-block per column of the n8 MMA tile
 constexpr int kSlabCodeBytes = kSlabBlocks * 8;   // code bytes of one row in a slab
 constexpr int kStages = kMicroSlabsInFlight;
 static_assert(kThreads >= 2 * 16, "the epilogues use one thread per row of the CTA's two 16-row tiles");
 
-__host__ __device__ constexpr int32_t slabs_of(int32_t k) { return (k + kSlabBlocks * 16 - 1) / (kSlabBlocks * 16); }
 
 // Each warp's ring of slabs in flight. Lane (g, c) copies, and later reads, only its own entries: 16 code bytes
 // (blocks 2c and 2c+1 of the slab) and the 4-byte scale word holding their scales, for rows g and g+8 of each

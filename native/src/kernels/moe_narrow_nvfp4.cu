@@ -41,7 +41,6 @@ constexpr int kWarps = kNarrowWarps;
 constexpr int kThreads = kWarps * 32;
 constexpr int kRows = 16;       // M of mma.m16n8k16: rows of one weight tile
 constexpr int kTiles = 2;       // weight tiles per work item
-constexpr int kSlabBlocks = 8;  // 16-blocks of K per slab
 constexpr int kSlabBytes = kSlabBlocks * 8;
 constexpr int kChunks = 4;      // 16-byte chunks of a row's slab: blocks 2q and 2q+1 in chunk q
 constexpr int kStages = kNarrowSlabsInFlight;
@@ -55,7 +54,6 @@ template <int NT>
 constexpr int kNarrowMinBlocks = NT == 1 ? 5 : 4;
 static_assert(kThreads == 128, "the FC1 epilogue takes 8 tokens of 16 features per pass of the CTA's threads");
 
-__host__ __device__ constexpr int32_t slabs_of(int32_t k) { return (k + kSlabBlocks * 16 - 1) / (kSlabBlocks * 16); }
 __device__ __forceinline__ int chunk_slot(int row, int q) { return q ^ ((row >> 1) & 3); }
 
 // The rings of the CTA's warps: codes and scales of the two weight tiles and of the tile's NT * 8 tokens.
