@@ -326,8 +326,9 @@ __device__ __forceinline__ int32_t claim_item(const MoeParams& p, int32_t& claim
 
 // A persistent grid whose CTAs claim work items from a queue in order: item i is token tile i % tiles against output
 // row tile i / tiles, token tile fastest, so the tiles of an expert that gets more than one run side by side and
-// share its weight reads in L2. Only the routing's real tiles are items (a grid per tile bound left most CTAs empty
-// at decode sizes); claiming instead of striding by the grid lets the CTAs that run faster take more items.
+// share its weight reads in L2. Only the routing's real tiles are items (a grid per tile bound left a fifth to a
+// third of its CTAs empty at T = 8 and 64); claiming instead of striding by the grid lets the CTAs that run faster
+// take more items.
 //
 // Programmatic dependent launch (pdl.cuh): the kernel before this one signals its dependants only after its own
 // pdl_wait, so the routing (two kernels back) is complete when this one starts. The CTA claims its first item and
