@@ -40,7 +40,9 @@ __host__ __device__ constexpr int slabs_of(int k) { return (k + kSlabBlocks * 16
 // qwen3-30b T=1 25.6 and 27.3 us against 22.5, deepseek-v3 T=8 482 and 497 us against 477.
 constexpr int kMicroSlabsInFlight = 2;
 // NVFP4 decode: warps per CTA, each taking every kMicroNvfp4Warps-th slab of K. 8 warps (twice the ring per CTA)
-// measured slower on an H200: qwen3-30b T=1 36.6 against 29.3 us, deepseek-v3 131.6 against 110.6 us.
+// measured slower on an H200: qwen3-30b T=1 36.6 against 29.3 us, deepseek-v3 131.6 against 110.6 us; measured again
+// with the current kernels (b12x bench, native us): qwen3-30b-a3b T=1 28.3 against 22.5, deepseek-v3 91.6 against
+// 83.2, mixtral-8x7b T=8 539 against 454, and 8 warps with 1 slab each in flight slower still (28.5, 101, 620).
 constexpr int kMicroNvfp4Warps = 4;
 
 // Static NVFP4 GEMMs for narrow token tiles (moe_narrow_nvfp4.cu): warps per CTA, each taking every kNarrowWarps-th
