@@ -135,6 +135,38 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void TokensOfACallOfMoreThan4096PairsGetTheSameBitsAsAlone(KernelStrategy strategy)
+    {
+        // 2,100 tokens x 2 pairs: the routing takes its three grid-wide kernels (one CTA routes at most 4,096 pairs),
+        // while a token alone is routed by the one-CTA kernel; both must give every token the same tiles' work.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(2100, 128, 64, 8, 2, InvalidIdRate: 0.05, Seed: 37));
+        using var scope = NewDisposeScope();
+        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
+        foreach (int token in new[] { 0, 511, 1024, 2047, 2048, 2099 })
+        {
+            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), strategy).Call().cpu());
+            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token} ({strategy})");
+        }
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Static)]
+    [DataRow(KernelStrategy.Dynamic)]
+    public void MoreLocalExpertsThanOneRoutingCtaCountsMatchTheCpuBackendWithinTheContractRule(KernelStrategy strategy)
+    {
+        // 4,100 local experts: more than the one-CTA routing keeps counters for in shared memory (4,096), so even a
+        // decode-sized call takes the three routing kernels; H = 128 and I = 64 let the static strategy's narrow kernels
+        // take it.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(12, 128, 64, 4100, 2, Seed: 43));
+        using var scope = NewDisposeScope();
+        ushort[] cuda = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
+        CudaTolerance.Result r = CudaTolerance.AssertWithin(MoeCaseRunner.Run(data), cuda, data.Hidden, $"{strategy}, 4,100 experts");
+        TestContext.WriteLine($"{strategy}: {r}");
+    }
+
+    [TestMethod]
     [DataRow(256)]
     [DataRow(144)]
     public void DynamicTokensWithOneInputScaleGetTheBitsOfThatScaleRepeatedPerExpert(int hidden)
