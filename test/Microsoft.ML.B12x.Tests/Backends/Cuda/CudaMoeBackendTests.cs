@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.ML.B12x.Backends;
 using Microsoft.ML.B12x.Backends.Cuda;
 using Microsoft.ML.B12x.Backends.Cuda.Interop;
@@ -89,13 +90,7 @@ public sealed class CudaMoeBackendTests
     {
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(9, 128, 64, 8, 2, Seed: 11));
         using var scope = NewDisposeScope();
-        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
-        for (int token = 0; token < data.Tokens; token++)
-        {
-            MoeCaseData one = data.Slice(token, 1);
-            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(one), strategy).Call().cpu());
-            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token} ({strategy})");
-        }
+        AssertEachTokenGetsItsBitsAlone(data, strategy, RunOnCuda(data, strategy), Enumerable.Range(0, data.Tokens));
     }
 
     [TestMethod]
@@ -107,12 +102,7 @@ public sealed class CudaMoeBackendTests
         // the widest MMA they issue) plus a partial one, while a token alone is a one-token tile.
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(700, 128, 64, 2, 1, Activation: activation, InvalidIdRate: 0, Seed: 12));
         using var scope = NewDisposeScope();
-        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic).Call().cpu());
-        foreach (int token in new[] { 0, 127, 255, 256, 400, 511, 699 })
-        {
-            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), KernelStrategy.Dynamic).Call().cpu());
-            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token}");
-        }
+        AssertEachTokenGetsItsBitsAlone(data, KernelStrategy.Dynamic, RunOnCuda(data, KernelStrategy.Dynamic), new[] { 0, 127, 255, 256, 400, 511, 699 });
     }
 
     [TestMethod]
@@ -125,13 +115,9 @@ public sealed class CudaMoeBackendTests
         // another, while a token alone is a one-slot 8-token tile. H = 704 and I = 192 end in half a 128-element slab.
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(60, 704, 192, 8, 2, Activation: activation, Layout: layout, InvalidIdRate: 0, Seed: 31));
         using var scope = NewDisposeScope();
-        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Static).Call().cpu());
+        ushort[] batched = RunOnCuda(data, KernelStrategy.Static);
         CudaTolerance.AssertWithin(MoeCaseRunner.Run(data), batched, data.Hidden, $"{activation} {layout} against the CPU backend");
-        foreach (int token in new[] { 0, 17, 33, 59 })
-        {
-            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), KernelStrategy.Static).Call().cpu());
-            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token}");
-        }
+        AssertEachTokenGetsItsBitsAlone(data, KernelStrategy.Static, batched, new[] { 0, 17, 33, 59 });
     }
 
     [TestMethod]
@@ -143,12 +129,7 @@ public sealed class CudaMoeBackendTests
         // while a token alone is routed by the one-CTA kernel; both must give every token the same tiles' work.
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(2100, 128, 64, 8, 2, InvalidIdRate: 0.05, Seed: 37));
         using var scope = NewDisposeScope();
-        ushort[] batched = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
-        foreach (int token in new[] { 0, 511, 1024, 2047, 2048, 2099 })
-        {
-            ushort[] alone = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data.Slice(token, 1)), strategy).Call().cpu());
-            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), alone, data.Hidden, $"token {token} ({strategy})");
-        }
+        AssertEachTokenGetsItsBitsAlone(data, strategy, RunOnCuda(data, strategy), new[] { 0, 511, 1024, 2047, 2048, 2099 });
     }
 
     [TestMethod]
@@ -161,8 +142,7 @@ public sealed class CudaMoeBackendTests
         // take it.
         MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(12, 128, 64, 4100, 2, Seed: 43));
         using var scope = NewDisposeScope();
-        ushort[] cuda = MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
-        CudaTolerance.Result r = CudaTolerance.AssertWithin(MoeCaseRunner.Run(data), cuda, data.Hidden, $"{strategy}, 4,100 experts");
+        CudaTolerance.Result r = CudaTolerance.AssertWithin(MoeCaseRunner.Run(data), RunOnCuda(data, strategy), data.Hidden, $"{strategy}, 4,100 experts");
         TestContext.WriteLine($"{strategy}: {r}");
     }
 
@@ -350,5 +330,20 @@ public sealed class CudaMoeBackendTests
             differing += ((gpu[i] ^ oracleCodes[i]) & 0xF0) != 0 ? 1 : 0;
         }
         return differing;
+    }
+
+    /// <summary>The call's output bits on CUDA with <paramref name="strategy"/>.</summary>
+    private static ushort[] RunOnCuda(MoeCaseData data, KernelStrategy strategy) =>
+        MoeTensors.Bits(CudaTestEnvironment.OnCuda(MoeTensors.From(data), strategy).Call().cpu());
+
+    /// <summary>Runs each of <paramref name="tokens"/> alone with <paramref name="strategy"/> and asserts that its row of
+    /// <paramref name="batched"/> has the same bits.</summary>
+    private static void AssertEachTokenGetsItsBitsAlone(MoeCaseData data, KernelStrategy strategy, ushort[] batched, IEnumerable<int> tokens)
+    {
+        foreach (int token in tokens)
+        {
+            BitAssert.Equal(batched.AsSpan(token * data.Hidden, data.Hidden).ToArray(), RunOnCuda(data.Slice(token, 1), strategy), data.Hidden,
+                $"token {token} ({strategy})");
+        }
     }
 }
