@@ -150,8 +150,6 @@ __device__ __forceinline__ void decode_weight_scales(WeightStep<NA>& s) {
     for (int r = 0; r < 2; ++r) s.scale[a][r] = s.scale[a][r] == kNoBlock ? 0u : weight_scale_bf16x2(s.scale[a][r]);
 }
 
-// MMA k-step s (0..3) of a weight step against the first `active` of NT token fragments in block order (b0:
-// elements s, s+4; b1: 8+s, 12+s; see e2m1_bf16.cuh); `active` is warp-uniform. Accumulates 2^-7 times the products.
 // The m16n8k16 A fragment of matrix a for MMA k-step s (0..3): rows g, g+8 x elements (s, s+4) and (8+s, 12+s) of
 // the lane's block, exact values x 2^-7.
 template <int NA>
@@ -162,6 +160,8 @@ __device__ __forceinline__ void weight_fragment(const WeightStep<NA>& ws, int a,
   frag[3] = bf16x2_mul(e2m1_pair_bits(ws.raw[a][1].y, s), ws.scale[a][1]);
 }
 
+// MMA k-step s (0..3) of a weight step against the first `active` of NT token fragments in block order (b0:
+// elements s, s+4; b1: 8+s, 12+s; see e2m1_bf16.cuh); `active` is warp-uniform. Accumulates 2^-7 times the products.
 template <int NA, int NT>
 __device__ __forceinline__ void mma_weight_step(const WeightStep<NA>& ws, int s, const uint32_t (&b0)[NT],
                                                 const uint32_t (&b1)[NT], float (&acc)[NA][NT][4], int active = NT) {
