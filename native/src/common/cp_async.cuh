@@ -25,6 +25,17 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool va
                "r"(valid ? 16 : 0));
 }
 
+// 16 code bytes: one copy past L1 where source and destination are 16-byte aligned (wide), else two 8-byte copies
+// (weight codes are only required to be 8-byte aligned, problem_validation.cpp).
+__device__ __forceinline__ void cp_async_chunk16(void* smem, const void* gmem, bool wide, bool valid) {
+  if (wide) {
+    cp_async16(smem, gmem, valid);
+  } else {
+    cp_async8(smem, gmem, valid);
+    cp_async8(static_cast<unsigned char*>(smem) + 8, static_cast<const unsigned char*>(gmem) + 8, valid);
+  }
+}
+
 // Asks L2 for the line holding gmem, without waiting for it: weight reads issued before a kernel may read its
 // inputs (pdl.cuh) then find their lines on chip.
 __device__ __forceinline__ void prefetch_l2(const void* gmem) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(gmem)); }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include "../dispatch/moe_params.h"
+#include "../dispatch/occupancy.h"
 
 namespace b12x {
 
@@ -28,7 +29,7 @@ template <typename Kernel>
 cudaError_t persistent_grid(Kernel kernel, int threads, size_t shared_bytes, int32_t sms, int64_t items,
                             int64_t* grid) {
   int per_sm = 0;
-  const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared_bytes);
+  const cudaError_t e = resident_ctas_per_sm(reinterpret_cast<const void*>(kernel), threads, shared_bytes, &per_sm);
   *grid = std::min<int64_t>(items, static_cast<int64_t>(sms) * std::max(per_sm, 1));
   return e;
 }

@@ -66,13 +66,7 @@ struct SlabSource {
     for (int a = 0; a < NA; ++a) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        unsigned char* dst = reinterpret_cast<unsigned char*>(&ring.codes[warp][stage][2 * a + r][lane]);
-        if (wide) {
-          cp_async16(dst, codes[a][r] + code_offset, valid);
-        } else {  // weight codes are only 8-byte aligned (problem_validation.cpp)
-          cp_async8(dst, codes[a][r] + code_offset, valid);
-          cp_async8(dst + 8, codes[a][r] + code_offset + 8, valid);
-        }
+        cp_async_chunk16(&ring.codes[warp][stage][2 * a + r][lane], codes[a][r] + code_offset, wide, valid);
         cp_async4(&ring.scales[warp][stage][2 * a + r][lane], scales[a][r] + scale_offset, valid);
       }
     }

@@ -6,12 +6,13 @@
 // tile's tokens, each row or token as 64 code bytes and 8 scale bytes.
 //
 // MMA roles ("swap AB"): weights are the M side, tokens the N side, one m16n8k16 per 16-block, so D[row][token] is
-// the block's sum; one fused multiply-add per row and token then applies the weight block scale. Lane (g, c) takes, of
-// every block, code bytes c and c+4 (elements 2c, 2c+1, 2c+8, 2c+9) of its rows g, g+8 and of token g. It reads its
-// rows' and token's slab back from the ring and gathers byte c of a chunk's four words (blocks 2q and 2q+1, words 0
-// and 1 of each) into one word with three byte permutes, from which e2m1_word_fp16 gives the pairs (2c, 2c+8) and
-// (2c+1, 2c+9) of both blocks. A and B fragments are built by the same steps, so every k slot of an MMA pairs a
-// weight element with the same element of the token.
+// the block's sum; one fused multiply-add per row and token then applies the weight block scale. Which element of a
+// block fills which k slot is free, as long as A and B agree and the four lanes of a row share out the 16 elements.
+// Lane (g, c) takes, of every block, bytes e and e+2 of code word h (h = c / 2, e = c % 2: elements 8h + 2e, +1, +4,
+// +5) of its rows g, g+8 and of token g. A ring chunk holds blocks 2q and 2q+1 (words 0-1, 2-3), so the lane reads
+// word h of each block and joins its bytes with one byte permute; e2m1_word_fp16 then gives the lane's two k-slot
+// pairs of both blocks. A and B fragments are built by the same steps, so every k slot of an MMA pairs a weight
+// element with the same element of the token.
 //
 // Exactness (e2m1_fp16.cuh): weights enter as code * 2^-14, tokens as code * scale * 2^-7 (the E4M3 scale times 2^7
 // is at most 57344, exact in fp16, and every token value keeps its 6 significant bits above fp16's smallest
@@ -127,13 +128,8 @@ struct Source {
     for (int a = 0; a < kTiles; ++a) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        unsigned char* dst = reinterpret_cast<unsigned char*>(&ring.a_codes[warp][stage][a][g + 8 * r][chunk_slot(g, c)]);
-        if (wide) {
-          cp_async16(dst, a_codes[a][r] + code_offset, chunk_valid);
-        } else {  // weight codes are only 8-byte aligned (problem_validation.cpp)
-          cp_async8(dst, a_codes[a][r] + code_offset, chunk_valid);
-          cp_async8(dst + 8, a_codes[a][r] + code_offset + 8, chunk_valid);
-        }
+        cp_async_chunk16(&ring.a_codes[warp][stage][a][g + 8 * r][chunk_slot(g, c)], a_codes[a][r] + code_offset, wide,
+                         chunk_valid);
       }
       cp_async4(reinterpret_cast<uint32_t*>(&ring.a_scales[warp][stage][a][lane >> 1]) + (lane & 1),
                 a_scales[a] + scale_offset, word_valid);
@@ -168,14 +164,26 @@ struct Source {
   }
 };
 
-// Byte c of each word of a chunk (block 2q words 0 and 1 in .x, .y; block 2q+1 in .z, .w) as one word: (2q word 0,
-// 2q+1 word 0, 2q word 1, 2q+1 word 1). pick = c | (c + 4) << 4.
-__device__ __forceinline__ uint32_t gather_bytes(uint4 chunk, uint32_t pick) {
-  return __byte_perm(__byte_perm(chunk.x, chunk.z, pick), __byte_perm(chunk.y, chunk.w, pick), 0x5410);
+// Lane c's code bytes of a ring chunk (block 2q in words 0 and 1, block 2q+1 in words 2 and 3) as one word: bytes e
+// and e+2 of word c / 2 of each block, in the order (2q, 2q+1, 2q, 2q+1) that puts a block's nibbles 16 bits apart
+// (e2m1_word_fp16's pairs). Reading the two words, not the chunk, leaves one byte permute of the three a whole-chunk
+// gather takes. pick = e | (e + 4) << 4 | (e + 2) << 8 | (e + 6) << 12.
+__device__ __forceinline__ uint32_t lane_codes(const uint4& chunk, int c, uint32_t pick) {
+  const uint32_t* words = reinterpret_cast<const uint32_t*>(&chunk);
+  return __byte_perm(words[c >> 1], words[2 + (c >> 1)], pick);
 }
 
 __device__ __forceinline__ uint32_t fp16x2_mul(uint32_t a, uint32_t b) {
   const __half2 r = __hmul2(*reinterpret_cast<const __half2*>(&a), *reinterpret_cast<const __half2*>(&b));
+  return *reinterpret_cast<const uint32_t*>(&r);
+}
+
+// a times the low (kHigh false) or high half of b in both halves: the half is picked by the multiply's operand
+// selector, not by a byte permute.
+template <bool kHigh>
+__device__ __forceinline__ uint32_t fp16x2_mul_half(uint32_t a, uint32_t b) {
+  const __half2 h = *reinterpret_cast<const __half2*>(&b);
+  const __half2 r = __hmul2(*reinterpret_cast<const __half2*>(&a), kHigh ? __high2half2(h) : __low2half2(h));
   return *reinterpret_cast<const uint32_t*>(&r);
 }
 
@@ -185,7 +193,7 @@ template <int NT>
 __device__ __forceinline__ void mainloop(const Source<NT>& src, Ring<NT>& ring, int32_t slabs,
                                          float (&acc)[kTiles][NT][4]) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  const uint32_t pick = static_cast<uint32_t>(c | ((c + 4) << 4));
+  const uint32_t e = static_cast<uint32_t>(c & 1), pick = e | (e + 4) << 4 | (e + 2) << 8 | (e + 6) << 12;
   int stage = 0;
   for (int32_t slab = warp; slab < slabs; slab += kWarps) {
     cp_async_wait<kStages - 1>();
@@ -197,13 +205,12 @@ __device__ __forceinline__ void mainloop(const Source<NT>& src, Ring<NT>& ring, 
 #pragma unroll
       for (int q = 0; q < kChunks; ++q) {
         const uint32_t s = fp16x2_mul(e4m3x2_to_fp16x2((q < 2 ? scales.x : scales.y) >> (16 * (q & 1))), kTokenScaleFactor);
-        const uint32_t s_first = __byte_perm(s, 0u, 0x1010), s_second = __byte_perm(s, 0u, 0x3232);
         uint32_t pairs[4];
-        e2m1_word_fp16(gather_bytes(ring.b_codes[warp][stage][g + 8 * t][chunk_slot(g, q)], pick), pairs);
-        b[t][2 * q][0] = fp16x2_mul(pairs[0], s_first);
-        b[t][2 * q][1] = fp16x2_mul(pairs[1], s_first);
-        b[t][2 * q + 1][0] = fp16x2_mul(pairs[2], s_second);
-        b[t][2 * q + 1][1] = fp16x2_mul(pairs[3], s_second);
+        e2m1_word_fp16(lane_codes(ring.b_codes[warp][stage][g + 8 * t][chunk_slot(g, q)], c, pick), pairs);
+        b[t][2 * q][0] = fp16x2_mul_half<false>(pairs[0], s);
+        b[t][2 * q][1] = fp16x2_mul_half<false>(pairs[1], s);
+        b[t][2 * q + 1][0] = fp16x2_mul_half<true>(pairs[2], s);
+        b[t][2 * q + 1][1] = fp16x2_mul_half<true>(pairs[3], s);
       }
     }
 #pragma unroll
@@ -211,9 +218,9 @@ __device__ __forceinline__ void mainloop(const Source<NT>& src, Ring<NT>& ring, 
       const uint2 s0 = ring.a_scales[warp][stage][a][g], s1 = ring.a_scales[warp][stage][a][g + 8];
 #pragma unroll
       for (int q = 0; q < kChunks; ++q) {
-        uint32_t r0[4], r1[4];  // rows g and g+8: pairs (2c, 2c+8), (2c+1, 2c+9) of block 2q, then of block 2q+1
-        e2m1_word_fp16(gather_bytes(ring.a_codes[warp][stage][a][g][chunk_slot(g, q)], pick), r0);
-        e2m1_word_fp16(gather_bytes(ring.a_codes[warp][stage][a][g + 8][chunk_slot(g, q)], pick), r1);
+        uint32_t r0[4], r1[4];  // rows g and g+8: the lane's two k-slot pairs of block 2q, then of block 2q+1
+        e2m1_word_fp16(lane_codes(ring.a_codes[warp][stage][a][g][chunk_slot(g, q)], c, pick), r0);
+        e2m1_word_fp16(lane_codes(ring.a_codes[warp][stage][a][g + 8][chunk_slot(g, q)], c, pick), r1);
         const int shift = 16 * (q & 1);
         const float2 w0 = e4m3x2_to_float2((q < 2 ? s0.x : s0.y) >> shift);
         const float2 w1 = e4m3x2_to_float2((q < 2 ? s1.x : s1.y) >> shift);
@@ -282,13 +289,11 @@ __device__ __forceinline__ void finish_fc2(const MoeParams& p, const WorkItem& w
   }
 }
 
-// The work item's GEMM: its weight rows streamed once against the tile's tokens, then the epilogue.
+// The work item's GEMM (src bound to it): its weight rows streamed once against the tile's tokens, then the epilogue.
 template <bool kFc1, bool kGated, int NT>
-__device__ __forceinline__ void run_item(const MoeParams& p, const WorkItem& w, Ring<NT>& ring, Partials<NT>& partial) {
-  const int32_t k = kFc1 ? p.hidden : p.intermediate;
-  Source<NT> src;
-  bind_source<kFc1, kGated>(p, w, src);
-  const int32_t slabs = slabs_of(k);
+__device__ __forceinline__ void run_item(const MoeParams& p, const WorkItem& w, const Source<NT>& src, Ring<NT>& ring,
+                                         Partials<NT>& partial) {
+  const int32_t slabs = slabs_of(kFc1 ? p.hidden : p.intermediate);
   const int warp = threadIdx.x >> 5;
 #pragma unroll
   for (int s = 0; s < kStages; ++s) {  // every warp commits kStages groups so the wait count in mainloop holds
@@ -344,16 +349,21 @@ __global__ void __launch_bounds__(kThreads, kNarrowMinBlocks<NT>) moe_narrow_nvf
   const int32_t items = tiles * ((kFc1 ? p.intermediate : p.hidden) / kFeatures);
   int32_t item = claim_item<kFc1>(p, claimed);
   WorkItem w;
-  if (item < items && bind_work_item(p, item % tiles, item / tiles, kFeatures, w)) {
-    Source<NT> src;
+  Source<NT> src;
+  if (item < items) {  // items are the routing's tiles, so every one binds
+    bind_work_item(p, item % tiles, item / tiles, kFeatures, w);
     bind_source<kFc1, kGated>(p, w, src);
     src.prefetch_weights(slabs_of(kFc1 ? p.hidden : p.intermediate));
   }
   pdl_wait();
   pdl_launch_dependents();
-  for (; item < items; item = claim_item<kFc1>(p, claimed)) {
-    bind_work_item(p, item % tiles, item / tiles, kFeatures, w);
-    run_item<kFc1, kGated, NT>(p, w, ring, partial);
+  while (item < items) {
+    run_item<kFc1, kGated, NT>(p, w, src, ring, partial);
+    item = claim_item<kFc1>(p, claimed);
+    if (item < items) {
+      bind_work_item(p, item % tiles, item / tiles, kFeatures, w);
+      bind_source<kFc1, kGated>(p, w, src);
+    }
   }
 }
 
