@@ -66,11 +66,10 @@ public sealed class MoePlan : IDisposable
         {
             return bytes;
         }
-        // Auto's ranges (semantics.md): micro for T ≤ MicroMaxTokens and T·K ≤ MicroMaxPairs, static for T·K ≤ StaticMaxPairs.
-        int lastMicro = Math.Min(_options.MicroMaxTokens, _options.MicroMaxPairs / _topK), lastStatic = _options.StaticMaxPairs / _topK;
-        foreach (int tokens in new[] { lastMicro, lastStatic })
+        foreach (KernelStrategy strategy in new[] { KernelStrategy.Micro, KernelStrategy.Static })
         {
-            if (tokens < 1 || tokens >= MaxTokens)
+            int tokens = LastBatchUpTo(strategy);
+            if (tokens < 1)
             {
                 continue;
             }
@@ -82,6 +81,30 @@ public sealed class MoePlan : IDisposable
             }
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// The largest batch below <see cref="MaxTokens"/> that Auto runs with <paramref name="strategy"/> or a strategy
+    /// before it, or 0. As T grows, Auto's choice only moves on, micro to static to dynamic (the native planner's
+    /// rule, asked here rather than restated), so a binary search finds where each range ends.
+    /// </summary>
+    private int LastBatchUpTo(KernelStrategy strategy)
+    {
+        int low = 0, high = MaxTokens;  // low: 0 or a batch within the range; high: MaxTokens or a batch past it
+        while (high - low > 1)
+        {
+            int middle = low + (high - low) / 2;
+            using MoeProblem problem = Problem(middle);
+            if (CudaMoeBackend.ResolvedStrategy(problem) <= strategy)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+        return low;
     }
 
     /// <summary>The weights the plan runs (owned by the caller; they must outlive the plan).</summary>

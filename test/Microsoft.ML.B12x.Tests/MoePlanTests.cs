@@ -94,4 +94,26 @@ public sealed class MoePlanTests
         }
         Assert.AreEqual(3, plan.CapturedGraphs);
     }
+
+    [TestMethod]
+    [RequiresCuda]
+    public void AnAutoCudaPlanRunsBothSidesOfTheStaticToDynamicCutOverWithTheBitsOfPlainCalls()
+    {
+        // K = 8: Auto runs T = 80 (640 pairs, StaticMaxPairs) static and T = 81 dynamic; the plan's workspace must
+        // serve both, and T = 5, the last micro batch.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(81, 128, 64, 64, 8, Seed: 21));
+        Device device = CudaTestEnvironment.Device;
+        using MoeWeights host = MoeCaseWeights.Create(data);
+        using MoeWeights weights = host.To(device);
+        using MoePlan plan = MoePlan.Create(weights, maxTokens: 81);
+        foreach (int tokens in new[] { 81, 80, 5 })
+        {
+            MoeCaseData part = data.Slice(0, tokens);
+            using var scope = NewDisposeScope();
+            MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(part));
+            ushort[] expected = MoeTensors.Bits(t.Call().cpu());
+            ushort[] replayed = MoeTensors.Bits(plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales).cpu());
+            BitAssert.Equal(expected, replayed, data.Hidden, $"T={tokens}");
+        }
+    }
 }

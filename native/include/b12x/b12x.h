@@ -126,7 +126,8 @@ B12X_API b12x_status_t b12x_device_memory_query(int32_t device, size_t* free_byt
 
 /* The strategy a problem runs with (AUTO resolved) and the workspace bytes it needs. Checks sizes, enums and the
  * strategy's kernel limits on the problem's device (UNSUPPORTED when, e.g., a row of H values does not fit a block's
- * shared memory); reads no tensor, so its pointers may be NULL. */
+ * shared memory); reads no tensor, so its pointers may be NULL. strategy (optional) is written once sizes and enums
+ * pass, so it also names the strategy whose limits refused the problem. */
 B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, int32_t* strategy,
                                            size_t* workspace_bytes, char* message, size_t message_capacity);
 

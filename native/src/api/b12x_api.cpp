@@ -93,13 +93,13 @@ B12X_API b12x_status_t b12x_moe_plan_query(const b12x_moe_problem_t* problem, in
     b12x_status_t status = b12x::validate_problem_shape(problem, message, message_capacity);
     if (status != B12X_STATUS_SUCCESS) return status;
     const int32_t resolved = b12x::resolve_strategy(*problem);
+    if (strategy != nullptr) *strategy = resolved;  // also when that strategy's limits refuse the problem (header)
     if (problem->num_tokens > 0) {
       status = b12x::check_device(problem->device, message, message_capacity);
       if (status != B12X_STATUS_SUCCESS) return status;
       status = b12x::check_kernel_limits(*problem, resolved, message, message_capacity);
       if (status != B12X_STATUS_SUCCESS) return status;
     }
-    if (strategy != nullptr) *strategy = resolved;
     if (workspace_bytes != nullptr) *workspace_bytes = b12x::workspace_for(*problem).total;
     return B12X_STATUS_SUCCESS;
   });

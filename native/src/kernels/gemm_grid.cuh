@@ -23,6 +23,19 @@ inline int64_t gemm_work_items(const MoeParams& p, int32_t token_tile, int32_t r
   return token_tiles_bound(p, token_tile) * ((n_rows + rows - 1) / rows);
 }
 
+// The work item a GEMM CTA takes in round `round`, the same in every thread: on a persistent grid the next one of
+// the GEMM's queue (`queue`: 0 for FC1, 1 for FC2, reset by the routing), else the CTA's own (one CTA per item:
+// blockIdx.x in round 0, -1 after). `claimed` is the caller's shared word. On a persistent grid its first barrier
+// also orders the previous item's shared-memory reads before the next item's writes.
+__device__ __forceinline__ int32_t gemm_work_item(const MoeParams& p, bool persistent, int32_t queue, int32_t round,
+                                                  int32_t& claimed) {
+  if (!persistent) return round == 0 ? static_cast<int32_t>(blockIdx.x) : -1;
+  __syncthreads();
+  if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[queue], 1);
+  __syncthreads();
+  return claimed;
+}
+
 // CTAs of a persistent grid over `items` work items: as many as are resident on the device at once (at least one per
 // SM), and no more than there are items.
 template <typename Kernel>

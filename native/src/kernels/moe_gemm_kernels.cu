@@ -12,17 +12,8 @@ namespace {
 __device__ __forceinline__ bool next_work_item(const MoeParams& p, int32_t persistent, int32_t queue, int32_t round,
                                                int32_t row_tiles, int32_t rows, WorkItem& w) {
   __shared__ int32_t claimed;
-  int32_t item;
-  if (persistent) {
-    __syncthreads();  // everyone has read the previous claim
-    if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[queue], 1);
-    __syncthreads();
-    item = claimed;
-  } else {
-    if (round > 0) return false;
-    item = blockIdx.x;
-  }
-  return decode_work_item(p, item, row_tiles, rows, w);
+  const int32_t item = gemm_work_item(p, persistent != 0, queue, round, claimed);
+  return item >= 0 && decode_work_item(p, item, row_tiles, rows, w);
 }
 
 // Token operand of this lane for a work item: column g of each 8-token tile, or null past the tile's slots.

@@ -169,18 +169,9 @@ __global__ void __launch_bounds__(kThreads, kTiledBlocksPerSm) moe_tiled_kernel(
   __shared__ alignas(16) unsigned char smem[TiledLayout<TN, kFp4B>::kBytes];
   __shared__ int32_t claimed;
   for (int32_t round = 0;; ++round) {
-    int32_t item;
-    if (persistent) {
-      __syncthreads();
-      if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
-      __syncthreads();
-      item = claimed;
-    } else {
-      if (round > 0) break;
-      item = blockIdx.x;
-    }
+    const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
     K kernel{{p}, smem};
-    if (!kernel.in.bind(item)) break;
+    if (item < 0 || !kernel.in.bind(item)) break;
     float acc[2][K::kNTiles][4];
 #pragma unroll
     for (int t = 0; t < 2; ++t)

@@ -267,7 +267,7 @@ struct WgmmaKernel {
 };
 
 template <bool kFc1, bool kGated>
-__global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
+__global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p, int32_t persistent) {
 #if B12X_HAS_WGMMA
   using K = WgmmaKernel<kFc1, kGated>;
   extern __shared__ __align__(128) unsigned char dynamic_smem[];
@@ -276,12 +276,10 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
   __shared__ WgmmaRing ring;
   if (threadIdx.x == 0) ring.init();
   uint32_t base = 0;
-  for (;;) {
-    __syncthreads();
-    if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
-    __syncthreads();
+  for (int32_t round = 0;; ++round) {
+    const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
     K kernel{{p}, smem, &ring, base, 0, nullptr, nullptr, 0, 0};
-    if (!kernel.in.bind(claimed)) break;
+    if (item < 0 || !kernel.in.bind(item)) break;
     kernel.bind_tokens();
     float acc[K::kAcc];
 #pragma unroll
@@ -292,6 +290,7 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p) {
   }
 #else
   (void)p;  // images for other architectures hold an empty kernel without shared memory
+  (void)persistent;
 #endif
 }
 
@@ -301,10 +300,11 @@ cudaError_t wgmma_kernel_attributes(cudaFuncAttributes* attributes) {
   return cudaFuncGetAttributes(attributes, moe_wgmma_kernel<false, false>);
 }
 
-cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step) {
+cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream,
+                                   const char** step) {
   const size_t shared = WgmmaLayout::kRequest;
-  void (*fc1)(MoeParams) = p.gated ? moe_wgmma_kernel<true, true> : moe_wgmma_kernel<true, false>;
-  void (*fc2)(MoeParams) = moe_wgmma_kernel<false, false>;
+  void (*fc1)(MoeParams, int32_t) = p.gated ? moe_wgmma_kernel<true, true> : moe_wgmma_kernel<true, false>;
+  void (*fc2)(MoeParams, int32_t) = moe_wgmma_kernel<false, false>;
   cudaError_t e;
   *step = "wgmma shared-memory opt-in";
   if ((e = cudaFuncSetAttribute(fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
@@ -313,14 +313,16 @@ cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t
   const int32_t fc1_rows = p.gated ? WgmmaStager<true, true>::kFeatures : WgmmaStager<true, false>::kFeatures;
   int64_t fc1_grid = gemm_work_items(p, kTokens, fc1_rows, p.intermediate);
   int64_t fc2_grid = gemm_work_items(p, kTokens, WgmmaStager<false, false>::kFeatures, p.hidden);
-  *step = "occupancy query";
-  if ((e = persistent_grid(fc1, kThreads, shared, sms, fc1_grid, &fc1_grid)) != cudaSuccess) return e;
-  if ((e = persistent_grid(fc2, kThreads, shared, sms, fc2_grid, &fc2_grid)) != cudaSuccess) return e;
+  if (persistent) {
+    *step = "occupancy query";
+    if ((e = persistent_grid(fc1, kThreads, shared, sms, fc1_grid, &fc1_grid)) != cudaSuccess) return e;
+    if ((e = persistent_grid(fc2, kThreads, shared, sms, fc2_grid, &fc2_grid)) != cudaSuccess) return e;
+  }
   *step = "wgmma FC1 launch";
-  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, shared, stream>>>(p);
+  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, shared, stream>>>(p, persistent ? 1 : 0);
   if ((e = cudaGetLastError()) != cudaSuccess) return e;
   *step = "wgmma FC2 launch";
-  fc2<<<static_cast<unsigned>(fc2_grid), kThreads, shared, stream>>>(p);
+  fc2<<<static_cast<unsigned>(fc2_grid), kThreads, shared, stream>>>(p, persistent ? 1 : 0);
   return cudaGetLastError();
 }
 

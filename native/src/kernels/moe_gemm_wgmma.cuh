@@ -1,5 +1,6 @@
-// Tiled FC1/FC2 of the dynamic strategy on warpgroup MMA (sm_90a). Requires NVFP4 activations and swizzled weight
-// scales, like the tiled kernels it replaces there; the routing must have used kWgmmaTokenTile as its token tile.
+// Tiled FC1/FC2 on warpgroup MMA (sm_90a) for the dynamic strategy and for the static calls the narrow kernels do not
+// take. Requires NVFP4 activations and swizzled weight scales, like the tiled kernels it replaces there; the routing
+// must have used kWgmmaTokenTile as its token tile.
 #pragma once
 #include <cuda_runtime.h>
 #include "../dispatch/moe_params.h"
@@ -10,7 +11,8 @@ namespace b12x {
 // its shared memory); the others hold empty kernels.
 cudaError_t wgmma_kernel_attributes(cudaFuncAttributes* attributes);
 
-// Queues FC1 then FC2 on a persistent grid (work queue heads of the routing plan).
-cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, int32_t sms, cudaStream_t stream, const char** step);
+// Queues FC1 then FC2: on a persistent grid (work queue heads of the routing plan) or with one CTA per work item.
+cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream,
+                                   const char** step);
 
 }  // namespace b12x

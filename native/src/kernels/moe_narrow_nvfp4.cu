@@ -319,16 +319,6 @@ __device__ __forceinline__ void run_item(const MoeParams& p, const WorkItem& w, 
   if constexpr (kFc1) finish_fc1<kGated, NT>(p, w, partial); else finish_fc2<NT>(p, w, partial);
 }
 
-// The CTA's next work item from the GEMM's queue (reset by the routing plan), the same in every thread. Its first
-// barrier also orders the previous item's epilogue reads of partial before the next item's writes.
-template <bool kFc1>
-__device__ __forceinline__ int32_t claim_item(const MoeParams& p, int32_t& claimed) {
-  __syncthreads();
-  if (threadIdx.x == 0) claimed = atomicAdd(&p.queue_heads[kFc1 ? 0 : 1], 1);
-  __syncthreads();
-  return claimed;
-}
-
 // A persistent grid whose CTAs claim work items from a queue in order: item i is token tile i % tiles against output
 // row tile i / tiles, token tile fastest, so the tiles of an expert that gets more than one run side by side and
 // share its weight reads in L2. Only the routing's real tiles are items (a grid per tile bound left a fifth to a
@@ -347,7 +337,7 @@ __global__ void __launch_bounds__(kThreads, kNarrowMinBlocks<NT>) moe_narrow_nvf
   __shared__ int32_t claimed;
   const int32_t tiles = p.tile_prefix[p.local_experts];
   const int32_t items = tiles * ((kFc1 ? p.intermediate : p.hidden) / kFeatures);
-  int32_t item = claim_item<kFc1>(p, claimed);
+  int32_t item = gemm_work_item(p, true, kFc1 ? 0 : 1, 0, claimed);
   WorkItem w;
   Source<NT> src;
   if (item < items) {  // items are the routing's tiles, so every one binds
@@ -359,7 +349,7 @@ __global__ void __launch_bounds__(kThreads, kNarrowMinBlocks<NT>) moe_narrow_nvf
   pdl_launch_dependents();
   while (item < items) {
     run_item<kFc1, kGated, NT>(p, w, src, ring, partial);
-    item = claim_item<kFc1>(p, claimed);
+    item = gemm_work_item(p, true, kFc1 ? 0 : 1, 0, claimed);
     if (item < items) {
       bind_work_item(p, item % tiles, item / tiles, kFeatures, w);
       bind_source<kFc1, kGated>(p, w, src);

@@ -18,8 +18,9 @@ __global__ void moe_quantize_fc1_input(MoeParams p);
 __global__ void moe_quantize_fc1_codes(MoeParams p);
 
 // Whether moe_quantize_fc1_input may run per token: one gs1 for every expert and the wgmma kernels' x_hat plane (the
-// codes plane of the mma.sync kernels serves at most static_max_pairs pairs, where the K-fold work is small). It
-// does when the tokens are fewer than the slots; an expert-parallel rank can hold fewer local pairs than tokens.
+// codes plane of the mma.sync kernels is quantised per slot: static calls, whose K-fold quantisation is small beside
+// their GEMMs' weight stream). It does when the tokens are fewer than the slots; an expert-parallel rank can hold
+// fewer local pairs than tokens.
 __host__ __device__ inline bool may_quantize_per_token(const MoeParams& p) {
   return p.x_hat != nullptr && p.input_scale_shared();
 }

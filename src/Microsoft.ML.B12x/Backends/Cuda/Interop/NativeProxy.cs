@@ -76,6 +76,26 @@ internal static unsafe class NativeProxy
         return ((NativeStrategy)strategy, checked((long)bytes));
     }
 
+    /// <summary>
+    /// The strategy the problem resolves to (Auto resolved), also where that strategy's kernel limits refuse it
+    /// (<c>b12x_moe_plan_query</c> names it with its UNSUPPORTED status).
+    /// </summary>
+    public static NativeStrategy ResolveStrategy(in NativeMoeProblem problem)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        int strategy = 0;
+        byte* message = stackalloc byte[MessageCapacity];
+        fixed (NativeMoeProblem* p = &problem)
+        {
+            int status = NativeMethods.b12x_moe_plan_query(p, &strategy, null, message, MessageCapacity);
+            if (status != (int)NativeStatus.Unsupported)
+            {
+                Ensure(status, message, "b12x_moe_plan_query");
+            }
+        }
+        return (NativeStrategy)strategy;
+    }
+
     public static NativeStrategy Run(in NativeMoeProblem problem, IntPtr workspace, long workspaceBytes)
     {
         NativeLibraryLoader.EnsureLoaded();
