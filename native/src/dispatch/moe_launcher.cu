@@ -42,6 +42,14 @@ int32_t narrow_tile_of(const b12x_moe_problem_t& q, int32_t strategy) {
                            static_cast<int64_t>(q.num_tokens) * q.top_k, q.num_local_experts);
 }
 
+// Whether the call keeps its FC1 and FC2 inputs as exact fp16 planes (x_fp16, a_fp16): the micro NVFP4 kernels by
+// pair in block order, the 8-token narrow kernels by slot in their operand order (narrow_operand.cuh).
+bool stages_fp16(const b12x_moe_problem_t& q, int32_t strategy) {
+  return (strategy == B12X_STRATEGY_MICRO &&
+          micro_block_sums_apply(q.quant_mode == B12X_QUANT_MODE_NVFP4, q.hidden, q.intermediate)) ||
+         narrow_tile_of(q, strategy) == kNarrowFp16TokenTile;
+}
+
 // sm_90a images run the NVFP4 GEMMs (swizzled scales) on warpgroup MMA, whose tiles hold kWgmmaTokenTile tokens and
 // whose token operands are exact bf16 planes of the workspace: every dynamic call, and the static calls the narrow
 // kernels do not take, where the tiled kernels lose to them (H200, native us: mixtral-8x7b T=96 791 against 691,
@@ -98,8 +106,9 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.aq_codes = reinterpret_cast<uint8_t*>(base + w.aq_codes);
   p.aq_scales = reinterpret_cast<uint8_t*>(base + w.aq_scales);
   p.a_bf16 = reinterpret_cast<__nv_bfloat16*>(base + w.a_bf16);
-  p.x_fp16 = reinterpret_cast<uint32_t*>(base + w.x_fp16);
-  p.a_fp16 = reinterpret_cast<uint32_t*>(base + w.a_fp16);
+  const bool fp16_planes = stages_fp16(q, strategy);
+  p.x_fp16 = fp16_planes ? reinterpret_cast<uint32_t*>(base + w.x_fp16) : nullptr;
+  p.a_fp16 = fp16_planes ? reinterpret_cast<uint32_t*>(base + w.a_fp16) : nullptr;
   const bool wgmma = uses_wgmma(q, strategy);
   p.x_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.x_hat) : nullptr;
   p.a_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.a_hat) : nullptr;
@@ -171,9 +180,8 @@ int32_t resolve_strategy(const b12x_moe_problem_t& q) {
 WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
   const bool nvfp4 = q.quant_mode == B12X_QUANT_MODE_NVFP4;
   const int32_t strategy = resolve_strategy(q);
-  const bool staged_fp16 = strategy == B12X_STRATEGY_MICRO && micro_block_sums_apply(nvfp4, q.hidden, q.intermediate);
   return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts, nvfp4,
-                               staged_fp16, uses_wgmma(q, strategy));
+                               stages_fp16(q, strategy), uses_wgmma(q, strategy));
 }
 
 b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,

@@ -48,8 +48,9 @@ struct MoeParams {
   uint8_t* aq_codes;     // [P, I/2]   FC2 input, NVFP4
   uint8_t* aq_scales;    // [P, scale_row_pitch(I)]
   __nv_bfloat16* a_bf16; // [P, I]     FC2 input, W4A16
-  uint32_t* x_fp16;      // [P, H/2]   micro NVFP4: FC1 input as fp16 pairs in block order (moe_micro_nvfp4.cu)
-  uint32_t* a_fp16;      // [P, I/2]   micro NVFP4: FC2 input, the same way
+  uint32_t* x_fp16;      // [P, H/2]   FC1 input as exact fp16 pairs: micro NVFP4 by pair in block order
+                         //            (moe_micro_nvfp4.cu), 8-token narrow by slot (narrow_operand.cuh); else null
+  uint32_t* a_fp16;      // [P, I/2]   FC2 input, the same way
   __nv_bfloat16* x_hat;  // [P, wgmma_row_pitch(H)] wgmma kernels: FC1 input as exact bf16 values (wgmma_operand.cuh)
   __nv_bfloat16* a_hat;  // [P, wgmma_row_pitch(I)] wgmma kernels: FC2 input, the same way; both nullptr otherwise
   float* y;              // [P, H]     fp32(w * alpha2) * FC2 row, by pair index

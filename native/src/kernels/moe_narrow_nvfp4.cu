@@ -27,6 +27,7 @@
 
 #include <cuda_fp16.h>
 #include "../common/cp_async.cuh"
+#include "../common/e2m1.cuh"
 #include "../common/e2m1_fp16.cuh"
 #include "../common/mma_sync.cuh"
 #include "../common/pdl.cuh"
@@ -34,6 +35,7 @@
 #include "fc_epilogue.cuh"
 #include "gemm_grid.cuh"
 #include "grouped_gemm_sm80.cuh"
+#include "narrow_operand.cuh"
 
 namespace b12x {
 namespace {
@@ -57,14 +59,34 @@ static_assert(kThreads == 128, "the FC1 epilogue takes 8 tokens of 16 features p
 
 __device__ __forceinline__ int chunk_slot(int row, int q) { return q ^ ((row >> 1) & 3); }
 
-// The rings of the CTA's warps: codes and scales of the two weight tiles and of the tile's NT * 8 tokens.
+// Whether the tile's tokens arrive as exact fp16 operands (narrow_operand.cuh) rather than NVFP4 codes.
+template <int NT>
+constexpr bool kFp16Tokens = NT * 8 == kNarrowFp16TokenTile;
+
+// A stage of the tile's tokens: NVFP4 codes and scales of NT * 8 tokens, or (kFp16Tokens) the 16 operand chunks of
+// each of 8 tokens, chunk (4q + c) of token g at position (4q + c) ^ 4 (g % 2), so that the 8 lanes of each
+// quarter-warp read distinct 16-byte bank groups.
+template <int NT, bool kFp16 = kFp16Tokens<NT>>
+struct TokenStage {
+  uint4 codes[NT * 8][kChunks];
+  uint2 scales[NT * 8];
+};
+template <int NT>
+struct TokenStage<NT, true> {
+  uint4 values[8][4 * kChunks];
+};
+__device__ __forceinline__ int operand_slot(int token, int chunk) { return chunk ^ (4 * (token & 1)); }
+
+// The rings of the CTA's warps: codes and scales of the two weight tiles, and the tile's tokens.
 template <int NT>
 struct Ring {
   uint4 a_codes[kWarps][kStages][kTiles][kRows][kChunks];
   uint2 a_scales[kWarps][kStages][kTiles][kRows];  // the row's 8 block scales
-  uint4 b_codes[kWarps][kStages][NT * 8][kChunks];
-  uint2 b_scales[kWarps][kStages][NT * 8];
+  TokenStage<NT> b[kWarps][kStages];
 };
+static_assert(sizeof(Ring<1>) + sizeof(float) * kWarps * kTiles * kRows * 8 <= 40 * 1024 &&
+                  sizeof(Ring<2>) + sizeof(float) * kWarps * kTiles * kRows * 16 <= 48 * 1024,
+              "static shared memory; 5 (8-token) and 4 (16-token) CTAs per SM in 227 KB");
 
 // The warps' partial sums, added in warp order by the epilogues.
 template <int NT>
@@ -84,7 +106,7 @@ template <int NT>
 struct Source {
   const uint8_t* a_codes[kTiles][2];  // rows g and g+8 of each tile: chunk c
   const uint8_t* a_scales[kTiles];    // scale word (lane & 1) of row lane >> 1 of each tile
-  const uint8_t* b_codes[NT];         // token g + 8t: chunk c; nullptr past the tile
+  const uint8_t* b_codes[NT];         // token g + 8t: chunk c (kFp16Tokens: its operand row); nullptr past the tile
   const uint8_t* b_scales;            // scale word (lane & 1) of token lane >> 1; nullptr past the tile
   const uint8_t* b_plane;             // a readable address for zero-filled token copies
   int32_t a_scale_step;               // weight scale bytes from one slab to the next: two 4-block words
@@ -107,7 +129,9 @@ struct Source {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
       const int token = g + 8 * t;
-      b_codes[t] = token < w.slots ? token_codes + static_cast<int64_t>(w.first_slot + token) * (k / 2) + 16 * c : nullptr;
+      const int64_t row_bytes = kFp16Tokens<NT> ? 2 * k : k / 2;  // fp16 values or E2M1 codes
+      b_codes[t] = token < w.slots ? token_codes + (w.first_slot + token) * row_bytes + (kFp16Tokens<NT> ? 0 : 16 * c)
+                                   : nullptr;
     }
     const int token = lane >> 1;
     b_scales = token < w.slots && token < NT * 8
@@ -134,17 +158,34 @@ struct Source {
       cp_async4(reinterpret_cast<uint32_t*>(&ring.a_scales[warp][stage][a][lane >> 1]) + (lane & 1),
                 a_scales[a] + scale_offset, word_valid);
     }
+    if constexpr (kFp16Tokens<NT>) {
+      issue_fp16_tokens(ring.b[warp][stage], slab);
+    } else {
 #pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const bool valid = b_codes[t] != nullptr && chunk_valid;
-      cp_async16(&ring.b_codes[warp][stage][g + 8 * t][chunk_slot(g, c)], valid ? b_codes[t] + code_offset : b_plane, valid);
-    }
-    if (lane < NT * 16) {
-      const bool valid = b_scales != nullptr && word_valid;
-      cp_async4(reinterpret_cast<uint32_t*>(&ring.b_scales[warp][stage][lane >> 1]) + (lane & 1),
-                valid ? b_scales + slab * kSlabBlocks : b_plane, valid);
+      for (int t = 0; t < NT; ++t) {
+        const bool valid = b_codes[t] != nullptr && chunk_valid;
+        cp_async16(&ring.b[warp][stage].codes[g + 8 * t][chunk_slot(g, c)], valid ? b_codes[t] + code_offset : b_plane,
+                   valid);
+      }
+      if (lane < NT * 16) {
+        const bool valid = b_scales != nullptr && word_valid;
+        cp_async4(reinterpret_cast<uint32_t*>(&ring.b[warp][stage].scales[lane >> 1]) + (lane & 1),
+                  valid ? b_scales + slab * kSlabBlocks : b_plane, valid);
+      }
     }
     cp_async_commit();
+  }
+
+  // The fp16 operand chunks (4q + c) of token g for q = 0..3 (256 bytes per token and slab); chunk q holds blocks 2q
+  // and 2q+1, inside K or past it together (zero-filled).
+  __device__ __forceinline__ void issue_fp16_tokens(TokenStage<NT>& stage, int32_t slab) const {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+#pragma unroll
+    for (int q = 0; q < kChunks; ++q) {
+      const bool valid = b_codes[0] != nullptr && slab * kSlabBlocks + 2 * q < k_blocks;
+      const int chunk = 4 * q + c;
+      cp_async16(&stage.values[g][operand_slot(g, chunk)], valid ? b_codes[0] + slab * 256 + chunk * 16 : b_plane, valid);
+    }
   }
 
   // Asks L2 for this warp's first kStages slabs of the lane's weight rows and scales, ahead of issue().
@@ -199,18 +240,29 @@ __device__ __forceinline__ void mainloop(const Source<NT>& src, Ring<NT>& ring, 
     cp_async_wait<kStages - 1>();
     __syncwarp();  // every lane's copies of this slab are visible to the whole warp
     uint32_t b[NT][kSlabBlocks][2];  // token g + 8t, block j: B registers of the block's MMA
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const uint2 scales = ring.b_scales[warp][stage][g + 8 * t];
+    if constexpr (kFp16Tokens<NT>) {
 #pragma unroll
       for (int q = 0; q < kChunks; ++q) {
-        const uint32_t s = fp16x2_mul(e4m3x2_to_fp16x2((q < 2 ? scales.x : scales.y) >> (16 * (q & 1))), kTokenScaleFactor);
-        uint32_t pairs[4];
-        e2m1_word_fp16(lane_codes(ring.b_codes[warp][stage][g + 8 * t][chunk_slot(g, q)], c, pick), pairs);
-        b[t][2 * q][0] = fp16x2_mul_half<false>(pairs[0], s);
-        b[t][2 * q][1] = fp16x2_mul_half<false>(pairs[1], s);
-        b[t][2 * q + 1][0] = fp16x2_mul_half<true>(pairs[2], s);
-        b[t][2 * q + 1][1] = fp16x2_mul_half<true>(pairs[3], s);
+        const uint4 v = ring.b[warp][stage].values[g][operand_slot(g, 4 * q + c)];
+        b[0][2 * q][0] = v.x;
+        b[0][2 * q][1] = v.y;
+        b[0][2 * q + 1][0] = v.z;
+        b[0][2 * q + 1][1] = v.w;
+      }
+    } else {
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        const uint2 scales = ring.b[warp][stage].scales[g + 8 * t];
+#pragma unroll
+        for (int q = 0; q < kChunks; ++q) {
+          const uint32_t s = fp16x2_mul(e4m3x2_to_fp16x2((q < 2 ? scales.x : scales.y) >> (16 * (q & 1))), kTokenScaleFactor);
+          uint32_t pairs[4];
+          e2m1_word_fp16(lane_codes(ring.b[warp][stage].codes[g + 8 * t][chunk_slot(g, q)], c, pick), pairs);
+          b[t][2 * q][0] = fp16x2_mul_half<false>(pairs[0], s);
+          b[t][2 * q][1] = fp16x2_mul_half<false>(pairs[1], s);
+          b[t][2 * q + 1][0] = fp16x2_mul_half<true>(pairs[2], s);
+          b[t][2 * q + 1][1] = fp16x2_mul_half<true>(pairs[3], s);
+        }
       }
     }
 #pragma unroll
@@ -253,12 +305,13 @@ __device__ __forceinline__ void bind_source(const MoeParams& p, const WorkItem& 
   int32_t first_row[kTiles];
 #pragma unroll
   for (int a = 0; a < kTiles; ++a) first_row[a] = (kFc1 && kGated) ? a * p.intermediate + w.row0 : w.row0 + a * kRows;
+  const uint8_t* fp16_plane = reinterpret_cast<const uint8_t*>(kFc1 ? p.x_fp16 : p.a_fp16);
   if constexpr (kFc1) {
     src.bind(w, p.w1 + static_cast<int64_t>(w.expert) * p.w1_rows * (p.hidden / 2), p.w1_scales, p.w1_sa, p.hidden,
-             first_row, p.xq_codes, p.xq_scales);
+             first_row, kFp16Tokens<NT> ? fp16_plane : p.xq_codes, p.xq_scales);
   } else {
     src.bind(w, p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2), p.w2_scales, p.w2_sa,
-             p.intermediate, first_row, p.aq_codes, p.aq_scales);
+             p.intermediate, first_row, kFp16Tokens<NT> ? fp16_plane : p.aq_codes, p.aq_scales);
   }
 }
 
@@ -274,7 +327,13 @@ __device__ __forceinline__ void finish_fc1(const MoeParams& p, const WorkItem& w
       const float up = partial.sum(kGated ? 0 : block, i, token);
       const float gate = kGated ? partial.sum(1, i, token) : up;
       const LaneBlock b = quantize_block_across_lanes(fc1_activation<kGated>(alpha, up, gate), gs);
-      if (i == 0) store_fc1_codes(p, w.first_slot + token, w.row0 + kRows * block, b.codes, b.scale);
+      const int32_t slot = w.first_slot + token, n_first = w.row0 + kRows * block;
+      if (i == 0) store_fc1_codes(p, slot, n_first, b.codes, b.scale);  // the codes also serve the intermediate export
+      if constexpr (kFp16Tokens<NT>) {  // FC2's operand: lanes i and i + 4 of the half give a pair
+        const float value = __fmul_rn(e2m1_decode(b.code), b.q);
+        const float high = __shfl_down_sync(0xFFFFu << (threadIdx.x & 16), value, 4, 16);
+        if ((i & 4) == 0) store_narrow_pair(p.a_fp16 + static_cast<int64_t>(slot) * (p.intermediate / 2), n_first / 16, i, value, high);
+      }
     }
   }
 }

@@ -11,6 +11,11 @@
 
 namespace b12x {
 
+// The token tile whose kernels read the tokens as exact fp16 planes (narrow_operand.cuh): with 8 tokens a slab's
+// token operand converted in the loop took a fifth of its ALU instructions; the 16-token kernels keep NVFP4 codes,
+// as fp16 tokens would not fit their ring beside 4 CTAs per SM in 48 KB of static shared memory.
+constexpr int32_t kNarrowFp16TokenTile = 8;
+
 // Token tile (8 or 16 slots) of the narrow kernels for a static call of `pairs` routed pairs over `local_experts`
 // experts, or 0 where they do not apply: W4A16, H or I not a multiple of 64 (one scale word per 4 blocks), or more
 // than kNarrowMaxTokensPerExpert pairs per local expert on average.

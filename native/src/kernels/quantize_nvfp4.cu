@@ -2,6 +2,7 @@
 #include "../common/e2m1_bf16.cuh"
 #include "../common/nvfp4_block.cuh"
 #include "../common/pdl.cuh"
+#include "narrow_operand.cuh"
 #include "wgmma_operand.cuh"
 
 namespace b12x {
@@ -114,9 +115,13 @@ __global__ void __launch_bounds__(kQuantizeThreads) moe_quantize_fc1_codes(MoePa
     const int32_t slot = static_cast<int32_t>(i / blocks), b = static_cast<int32_t>(i % blocks);
     float v[16];
     load_bf16_block16(p.x + static_cast<int64_t>(p.slot_pair[slot] / p.top_k) * p.hidden + 16 * b, v);
-    store_block(quantize_block16(v, p.input_scale(p.slot_expert[slot])),
-                p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + 8 * b,
-                p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + b);
+    const QuantizedBlock q = quantize_block16(v, p.input_scale(p.slot_expert[slot]));
+    if (p.x_fp16 != nullptr) {  // the 8-token narrow kernels read exact fp16 values (narrow_operand.cuh)
+      store_narrow_block(p.x_fp16 + static_cast<int64_t>(slot) * (p.hidden / 2), b, make_uint2(q.codes[0], q.codes[1]), q.q);
+    } else {
+      store_block(q, p.xq_codes + static_cast<int64_t>(slot) * (p.hidden / 2) + 8 * b,
+                  p.xq_scales + static_cast<int64_t>(slot) * scale_row_pitch(p.hidden) + b);
+    }
   }
 }
 

@@ -12,7 +12,8 @@ constexpr int kQuantizeThreads = 256;
 // once and stored into the x_hat rows of its K slots instead. Grid: any size (grid-stride over at most K·T items).
 __global__ void moe_quantize_fc1_input(MoeParams p);
 
-// The same for the mma.sync kernels (no x_hat plane): into the slot's xq codes and scales. Grid: any size. It may be
+// The same for the mma.sync kernels (no x_hat plane): into the slot's xq codes and scales, or, where the workspace
+// has an x_fp16 plane (8-token narrow kernels), into its row as their fp16 operand. Grid: any size. It may be
 // launched with programmatic stream serialization (pdl.cuh): it waits for the routing first and signals its dependants
 // only after that wait, so a kernel after it finds the routing complete when it starts.
 __global__ void moe_quantize_fc1_codes(MoeParams p);
