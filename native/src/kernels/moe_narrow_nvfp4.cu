@@ -3,7 +3,8 @@
 // K is walked in slabs of 128 elements (8 blocks). The CTA's kNarrowWarps warps take every kNarrowWarps-th slab and
 // copy it with cp.async into their own ring, kNarrowSlabsInFlight slabs ahead, as the micro kernels do. A warp's slab
 // holds two 16-row weight tiles (FC1 silu: up and gate rows of 16 features; relu2: 32 features; FC2: 32 rows) and the
-// tile's tokens, each row or token as 64 code bytes and 8 scale bytes.
+// tile's tokens, each weight row as 64 code bytes and 8 scale bytes, each token the same (16-token tiles) or as 256
+// bytes of ready fp16 operands (8-token tiles, narrow_operand.cuh).
 //
 // MMA roles ("swap AB"): weights are the M side, tokens the N side, one m16n8k16 per 16-block, so D[row][token] is
 // the block's sum; one fused multiply-add per row and token then applies the weight block scale. Which element of a
@@ -46,6 +47,7 @@ constexpr int kRows = 16;       // M of mma.m16n8k16: rows of one weight tile
 constexpr int kTiles = 2;       // weight tiles per work item
 constexpr int kSlabBytes = kSlabBlocks * 8;
 constexpr int kChunks = 4;      // 16-byte chunks of a row's slab: blocks 2q and 2q+1 in chunk q
+constexpr int kSlabOperandBytes = kSlabBlocks * 16 * 2;  // a token's slab as fp16 operands
 constexpr int kStages = kNarrowSlabsInFlight;
 constexpr float kNarrowSumFix = 0x1p21f;             // sums arrive as 2^-14 (weights) times 2^-7 (tokens) the true ones
 constexpr uint32_t kTokenScaleFactor = 0x58005800u;  // fp16x2 (2^7, 2^7)
@@ -176,15 +178,16 @@ struct Source {
     cp_async_commit();
   }
 
-  // The fp16 operand chunks (4q + c) of token g for q = 0..3 (256 bytes per token and slab); chunk q holds blocks 2q
-  // and 2q+1, inside K or past it together (zero-filled).
+  // The fp16 operand chunks (4q + c) of token g for q = 0..3 (kSlabOperandBytes per token and slab); chunk q holds
+  // blocks 2q and 2q+1, inside K or past it together (zero-filled).
   __device__ __forceinline__ void issue_fp16_tokens(TokenStage<NT>& stage, int32_t slab) const {
     const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
 #pragma unroll
     for (int q = 0; q < kChunks; ++q) {
       const bool valid = b_codes[0] != nullptr && slab * kSlabBlocks + 2 * q < k_blocks;
       const int chunk = 4 * q + c;
-      cp_async16(&stage.values[g][operand_slot(g, chunk)], valid ? b_codes[0] + slab * 256 + chunk * 16 : b_plane, valid);
+      const uint8_t* from = valid ? b_codes[0] + slab * kSlabOperandBytes + chunk * 16 : b_plane;
+      cp_async16(&stage.values[g][operand_slot(g, chunk)], from, valid);
     }
   }
 
