@@ -78,21 +78,8 @@ public sealed class MoePlanTests
     {
         // K = 2 and H, I multiples of 64: batches up to 8 resolve to the micro strategy, whose fp16 token rows need
         // more workspace at T = 8 than the static strategy needs at T = 9, the plan's maximum.
-        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(9, 128, 64, 8, 2, Seed: 19));
-        Device device = CudaTestEnvironment.Device;
-        using MoeWeights host = MoeCaseWeights.Create(data);
-        using MoeWeights weights = host.To(device);
-        using MoePlan plan = MoePlan.Create(weights, maxTokens: 9);
-        foreach (int tokens in new[] { 9, 8, 1 })
-        {
-            MoeCaseData part = data.Slice(0, tokens);
-            using var scope = NewDisposeScope();
-            MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(part));
-            ushort[] expected = MoeTensors.Bits(t.Call().cpu());
-            ushort[] replayed = MoeTensors.Bits(plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales).cpu());
-            BitAssert.Equal(expected, replayed, data.Hidden, $"T={tokens}");
-        }
-        Assert.AreEqual(3, plan.CapturedGraphs);
+        int graphs = AssertAutoPlanGivesTheBitsOfPlainCalls(new MoeCaseSpec(9, 128, 64, 8, 2, Seed: 19), 9, 8, 1);
+        Assert.AreEqual(3, graphs);
     }
 
     [TestMethod]
@@ -101,19 +88,26 @@ public sealed class MoePlanTests
     {
         // K = 8: Auto runs T = 80 (640 pairs, StaticMaxPairs) static and T = 81 dynamic; the plan's workspace must
         // serve both, and T = 5, the last micro batch.
-        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(81, 128, 64, 64, 8, Seed: 21));
-        Device device = CudaTestEnvironment.Device;
+        AssertAutoPlanGivesTheBitsOfPlainCalls(new MoeCaseSpec(81, 128, 64, 64, 8, Seed: 21), 81, 80, 5);
+    }
+
+    /// <summary>Runs the first <paramref name="tokens"/> tokens of the case through an Auto plan on CUDA sized for the
+    /// whole case and asserts each result has the bits of a plain call; returns the graphs the plan captured.</summary>
+    private static int AssertAutoPlanGivesTheBitsOfPlainCalls(MoeCaseSpec spec, params int[] tokens)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(spec);
         using MoeWeights host = MoeCaseWeights.Create(data);
-        using MoeWeights weights = host.To(device);
-        using MoePlan plan = MoePlan.Create(weights, maxTokens: 81);
-        foreach (int tokens in new[] { 81, 80, 5 })
+        using MoeWeights weights = host.To(CudaTestEnvironment.Device);
+        using MoePlan plan = MoePlan.Create(weights, maxTokens: data.Tokens);
+        foreach (int count in tokens)
         {
-            MoeCaseData part = data.Slice(0, tokens);
+            MoeCaseData part = data.Slice(0, count);
             using var scope = NewDisposeScope();
             MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(part));
             ushort[] expected = MoeTensors.Bits(t.Call().cpu());
             ushort[] replayed = MoeTensors.Bits(plan.Run(t.X, t.TokenSelectedExperts, t.TokenFinalScales).cpu());
-            BitAssert.Equal(expected, replayed, data.Hidden, $"T={tokens}");
+            BitAssert.Equal(expected, replayed, data.Hidden, $"T={count}");
         }
+        return plan.CapturedGraphs;
     }
 }
