@@ -13,7 +13,10 @@ namespace b12x {
 
 // The token tile whose kernels read the tokens as exact fp16 planes (narrow_operand.cuh): with 8 tokens a slab's
 // token operand converted in the loop took a fifth of its ALU instructions; the 16-token kernels keep NVFP4 codes,
-// as fp16 tokens would not fit their ring beside 4 CTAs per SM in 48 KB of static shared memory.
+// as fp16 tokens do not fit their ring in 48 KB of static shared memory. Measured (H200, static rows at T = 64 and
+// 256): every narrow kernel on fp16 tokens, its ring in 50 KB of dynamic shared memory with the warps' partial sums
+// kept in their own weight rings, was slower on every row, the 8-token ones included (mixtral-8x7b T=64 551 to 686
+// us, qwen3-30b-a3b T=64 168 to 189), so the dynamic-memory ring itself costs more than the conversion it saves.
 constexpr int32_t kNarrowFp16TokenTile = 8;
 
 // Token tile (8 or 16 slots) of the narrow kernels for a static call of `pairs` routed pairs over `local_experts`
