@@ -80,8 +80,8 @@ public sealed record FusedMoeOptions
     /// Auto strategy: static when P ≤ this, dynamic above (FlashInfer's cut-over: 640 routed pairs). On an sm_90a
     /// GPU, NVFP4 layers with swizzled scales run faster static at any P where the narrow kernels take the call (at
     /// most 16 routed pairs per local expert on average; e.g. deepseek-v3 at T = 256 on an H200: 3.4 against 5.3 ms),
-    /// and no slower beyond, so raising this for such a layer (to 16 × its local experts, or more) trades dynamic's
-    /// batch invariance across that bound for speed (docs/kernels.md).
+    /// and no slower beyond (measured up to T = 1,024), so raising this for such a layer (to 16 × its local experts,
+    /// or more) trades dynamic's batch invariance across that bound for speed (docs/kernels.md).
     /// </summary>
     public int StaticMaxPairs { get; init; } = 640;
 
