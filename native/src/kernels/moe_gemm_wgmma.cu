@@ -275,6 +275,7 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p, int
   __shared__ int32_t claimed;  // also marks an image with the wgmma body (loaded_image.cu)
   __shared__ WgmmaRing ring;
   if (threadIdx.x == 0) ring.init();
+  __syncthreads();  // the barriers are initialised before any thread arrives on them (one CTA per item has no claim)
   uint32_t base = 0;
   for (int32_t round = 0;; ++round) {
     const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
