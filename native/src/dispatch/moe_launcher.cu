@@ -114,6 +114,7 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.a_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.a_hat) : nullptr;
   p.y = reinterpret_cast<float*>(base + w.y);
   const int32_t narrow = narrow_tile_of(q, strategy);
+  p.narrow = narrow > 0;
   p.token_tile = wgmma ? kWgmmaTokenTile : narrow > 0 ? narrow : token_tile_of(strategy);
   return p;
 }
@@ -123,15 +124,15 @@ int grid_for(int64_t work, int threads, int sms) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(blocks, static_cast<int64_t>(sms) * kElementwiseBlocksPerSm)));
 }
 
-b12x_status_t launch_gemms(const MoeParams& p, bool narrow, bool persistent, bool pdl, int sms, cudaStream_t stream,
-                           char* message, size_t message_capacity) {
+b12x_status_t launch_gemms(const MoeParams& p, bool persistent, bool pdl, int sms, cudaStream_t stream, char* message,
+                           size_t message_capacity) {
   const char* step = "GEMM launch";
   // Tiled kernels need swizzled scales (aligned 4-block words); linear scales take the register-streaming kernels.
-  // The wgmma kernels run where params_of gave them their token planes (uses_wgmma), the narrow ones where it gave
-  // their token tile (narrow_tile_of).
+  // The wgmma kernels run where params_of gave them their token planes (uses_wgmma), the narrow ones where it chose
+  // them (narrow_tile_of).
   const bool tiled = p.w1_sa.swizzled;
   B12X_CUDA_TRY(p.x_hat != nullptr ? launch_moe_gemms_wgmma(p, persistent, sms, stream, &step)
-                : narrow           ? launch_moe_narrow_nvfp4(p, pdl, sms, stream, &step)
+                : p.narrow         ? launch_moe_narrow_nvfp4(p, pdl, sms, stream, &step)
                 : tiled            ? launch_moe_gemms_tiled(p, p.token_tile, persistent, sms, stream, &step)
                                    : launch_moe_gemms(p, p.token_tile, persistent, sms, stream, &step),
                 step);
@@ -267,9 +268,9 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   b12x_status_t status;
   switch (strategy) {
     case B12X_STRATEGY_STATIC:
-      status = launch_gemms(p, narrow_tile_of(q, strategy) > 0, false, pdl, sms, stream, message, message_capacity);
+      status = launch_gemms(p, false, pdl, sms, stream, message, message_capacity);
       break;
-    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, false, true, pdl, sms, stream, message, message_capacity); break;
+    case B12X_STRATEGY_DYNAMIC: status = launch_gemms(p, true, pdl, sms, stream, message, message_capacity); break;
     default: status = launch_reference(p, stream, message, message_capacity); break;
   }
   if (status != B12X_STATUS_SUCCESS) return status;

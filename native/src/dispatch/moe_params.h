@@ -55,6 +55,7 @@ struct MoeParams {
   __nv_bfloat16* a_hat;  // [P, wgmma_row_pitch(I)] wgmma kernels: FC2 input, the same way; both nullptr otherwise
   float* y;              // [P, H]     fp32(w * alpha2) * FC2 row, by pair index
   int32_t token_tile;    // tokens per GEMM tile of this strategy
+  bool narrow;           // the static call runs the narrow NVFP4 kernels (moe_narrow_nvfp4.cuh)
 
   __device__ __forceinline__ int32_t pairs() const { return tokens * top_k; }
 

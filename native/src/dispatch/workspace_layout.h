@@ -40,8 +40,9 @@ inline WorkspaceLayout make_workspace_layout(int64_t tokens, int64_t top_k, int6
   w.slot_expert = place(pairs * 4);
   w.pair_slot = place(pairs * 4);
   w.tile_map = place((pairs + std::min(e, pairs)) * 16);  // token tiles of any tile size: one per slot plus one partial per expert
-  // The wgmma kernels read FC1's input from x_hat only, so its codes are not kept then.
-  const bool fc1_codes = nvfp4 && !wgmma_operands;
+  // FC1's input codes are kept only for the kernels that read them: the wgmma kernels read x_hat, the micro NVFP4
+  // and 8-token narrow kernels x_fp16.
+  const bool fc1_codes = nvfp4 && !wgmma_operands && !staged_fp16;
   w.xq_codes = place(fc1_codes ? pairs * static_cast<size_t>(hidden / 2) : 0);
   w.xq_scales = place(fc1_codes ? pairs * static_cast<size_t>(scale_row_pitch(static_cast<int32_t>(hidden))) : 0);
   w.aq_codes = place(nvfp4 ? pairs * static_cast<size_t>(intermediate / 2) : 0);
