@@ -253,7 +253,10 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc1(MoeParams p) {
   const int32_t pair = blockIdx.x / row_groups;
   const int32_t n_first = (blockIdx.x % row_groups) * kRows;
   const int32_t l = p.local_expert_of(pair);
-  if (l < 0) return;  // the whole CTA leaves together
+  if (l < 0) {  // the whole CTA leaves together, after the kernel before (pdl.cuh: no grid completes before it)
+    pdl_wait();
+    return;
+  }
   const int g = (threadIdx.x & 31) >> 2;
   int32_t rows[NA][2];
 #pragma unroll
@@ -288,7 +291,10 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_fc2(MoeParams p) {
   const int32_t pair = blockIdx.x / row_groups;
   const int32_t h_first = (blockIdx.x % row_groups) * (kFc2Tiles * kRows);
   const int32_t l = p.local_expert_of(pair);
-  if (l < 0) return;
+  if (l < 0) {
+    pdl_wait();
+    return;
+  }
   const int g = (threadIdx.x & 31) >> 2;
   int32_t rows[kFc2Tiles][2];
 #pragma unroll

@@ -1,9 +1,10 @@
 // The micro (decode) strategy's NVFP4 kernels, used when H and I are multiples of 64 (one scale word per 4 blocks);
 // moe_micro.cu launches them and keeps the bf16 kernels for W4A16 and the other shapes.
+//   moe_micro_nvfp4_quantize  step 1 for every routed pair: its x row as exact fp16 values in its x_fp16 row.
 //   moe_micro_nvfp4_fc1   one CTA per (routed pair, 16 intermediate features): up and gate rows of w1 against the
-//                         pair's token, quantised once into shared memory (step 1), then activation, bf16, and the
-//                         FC2-input block (step 4) in the pair's aq row.
-//   moe_micro_nvfp4_fc2   one CTA per (routed pair, 32 hidden rows): w2 against the pair's aq row, scaled by
+//                         pair's x_fp16 row, then activation, bf16, and the FC2-input block (step 4) in the pair's aq
+//                         row and, as exact fp16 values, its a_fp16 row.
+//   moe_micro_nvfp4_fc2   one CTA per (routed pair, 32 hidden rows): w2 against the pair's a_fp16 row, scaled by
 //                         fp32(w * alpha2) into the pair's y row.
 // K is walked in slabs of 128 (8 blocks); the 4 warps of a CTA take every 4th slab and stream their weights with
 // cp.async, kMicroSlabsInFlight slabs ahead, the first ones before the staged token row is read. fp16 MMAs form each
