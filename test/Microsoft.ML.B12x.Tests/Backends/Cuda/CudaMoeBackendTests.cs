@@ -222,13 +222,15 @@ public sealed class CudaMoeBackendTests
         Assert.AreEqual(DeviceType.CUDA, output.device_type);
     }
 
+    // I = 64 takes the micro NVFP4 kernels (their FC2 combines the tokens), I = 32 the other micro kernels.
     [TestMethod]
-    [DataRow(KernelStrategy.Micro)]
-    [DataRow(KernelStrategy.Static)]
-    [DataRow(KernelStrategy.Dynamic)]
-    public void TokensWhoseIdsAreAllInvalidGetZeroRows(KernelStrategy strategy)
+    [DataRow(KernelStrategy.Micro, 32)]
+    [DataRow(KernelStrategy.Micro, 64)]
+    [DataRow(KernelStrategy.Static, 32)]
+    [DataRow(KernelStrategy.Dynamic, 32)]
+    public void TokensWhoseIdsAreAllInvalidGetZeroRows(KernelStrategy strategy, int intermediate)
     {
-        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(6, 64, 32, 4, 2, InvalidIdRate: 0));
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(6, 64, intermediate, 4, 2, InvalidIdRate: 0));
         long[] ids = (long[])data.Ids.Clone();
         ids[2 * 2] = -1; ids[2 * 2 + 1] = 4;                   // token 2: negative and >= E
         ids[5 * 2] = 1L << 40; ids[5 * 2 + 1] = (1L << 40) + 1; // token 5: int64 ids that alias valid ones if truncated
@@ -246,12 +248,31 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
-    [DataRow(KernelStrategy.Micro)]
-    [DataRow(KernelStrategy.Static)]
-    [DataRow(KernelStrategy.Dynamic)]
-    public void RowsWithNonFiniteInputBecomeNaNRowsWithoutTouchingOthers(KernelStrategy strategy)
+    [DataRow(KernelStrategy.Micro, 32)]
+    [DataRow(KernelStrategy.Micro, 64)]
+    [DataRow(KernelStrategy.Static, 64)]
+    [DataRow(KernelStrategy.Dynamic, 64)]
+    public void ACallWithoutLocalPairsGivesZeroRowsOverAnOutputOfOtherValues(KernelStrategy strategy, int intermediate)
     {
-        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(4, 64, 32, 4, 2, InvalidIdRate: 0));
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(3, 128, intermediate, 8, 2, LocalExperts: 4, LocalOffset: 4, InvalidIdRate: 0));
+        long[] ids = data.Ids.Select(id => id % 4).ToArray();  // every pair on experts 0..3, none of this rank's
+        MoeCaseData elsewhere = data.With(ids: ids, ids64: true);
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(elsewhere), strategy);
+        Tensor output = torch.full(data.Tokens, data.Hidden, 1.0f, dtype: ScalarType.BFloat16, device: t.X.device);
+        (t with { Options = t.Options with { Output = output } }).Call();
+        ushort[] bits = MoeTensors.Bits(output.cpu());
+        Assert.IsTrue(bits.All(b => b == 0), $"every output bit pattern is +0 ({strategy}, I = {intermediate})");
+    }
+
+    [TestMethod]
+    [DataRow(KernelStrategy.Micro, 32)]
+    [DataRow(KernelStrategy.Micro, 64)]
+    [DataRow(KernelStrategy.Static, 32)]
+    [DataRow(KernelStrategy.Dynamic, 32)]
+    public void RowsWithNonFiniteInputBecomeNaNRowsWithoutTouchingOthers(KernelStrategy strategy, int intermediate)
+    {
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(4, 64, intermediate, 4, 2, InvalidIdRate: 0));
         ushort[] x = (ushort[])data.X.Clone();
         x[1 * 64 + 3] = 0x7FC0;  // NaN in token 1
         x[3 * 64 + 60] = 0xFF80; // -Inf in token 3
