@@ -15,6 +15,7 @@
 #include "../kernels/moe_reference.cuh"
 #include "../kernels/moe_routing.cuh"
 #include "../kernels/quantize_nvfp4.cuh"
+#include "kernel_facts.h"
 #include "loaded_image.h"
 #include "moe_params.h"
 
@@ -142,9 +143,9 @@ b12x_status_t launch_gemms(const MoeParams& p, bool persistent, bool pdl, int sm
 b12x_status_t launch_reference(const MoeParams& p, cudaStream_t stream, char* message, size_t message_capacity) {
   const size_t fc1_smem = static_cast<size_t>(p.hidden + p.intermediate) * sizeof(float);
   const size_t fc2_smem = static_cast<size_t>(p.intermediate) * sizeof(float);
-  B12X_CUDA_TRY(cudaFuncSetAttribute(moe_reference_fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(fc1_smem)),
+  B12X_CUDA_TRY(allow_dynamic_shared(reinterpret_cast<const void*>(moe_reference_fc1), fc1_smem),
                 "reference FC1 shared-memory opt-in");
-  B12X_CUDA_TRY(cudaFuncSetAttribute(moe_reference_fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(fc2_smem)),
+  B12X_CUDA_TRY(allow_dynamic_shared(reinterpret_cast<const void*>(moe_reference_fc2), fc2_smem),
                 "reference FC2 shared-memory opt-in");
   const unsigned slots = static_cast<unsigned>(static_cast<int64_t>(p.tokens) * p.top_k);
   moe_reference_fc1<<<slots, kReferenceThreads, fc1_smem, stream>>>(p);

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include "../dispatch/moe_params.h"
-#include "../dispatch/occupancy.h"
+#include "../dispatch/kernel_facts.h"
 
 namespace b12x {
 

@@ -308,8 +308,8 @@ cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, bool persistent, int32_t 
   void (*fc2)(MoeParams, int32_t) = moe_wgmma_kernel<false, false>;
   cudaError_t e;
   *step = "wgmma shared-memory opt-in";
-  if ((e = cudaFuncSetAttribute(fc1, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
-  if ((e = cudaFuncSetAttribute(fc2, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared))) != cudaSuccess) return e;
+  if ((e = allow_dynamic_shared(reinterpret_cast<const void*>(fc1), shared)) != cudaSuccess) return e;
+  if ((e = allow_dynamic_shared(reinterpret_cast<const void*>(fc2), shared)) != cudaSuccess) return e;
   // Output rows per work item, as the kernels' stagers number them.
   const int32_t fc1_rows = p.gated ? WgmmaStager<true, true>::kFeatures : WgmmaStager<true, false>::kFeatures;
   int64_t fc1_grid = gemm_work_items(p, kTokens, fc1_rows, p.intermediate);

@@ -2,6 +2,7 @@
 
 #include "../common/nvfp4_block.cuh"
 #include "../common/tile_shapes.h"
+#include "../dispatch/kernel_facts.h"
 #include "grouped_gemm_sm80.cuh"
 #include "fc_epilogue.cuh"
 #include "moe_micro_nvfp4.cuh"
@@ -172,15 +173,6 @@ __global__ void __launch_bounds__(kGemmThreads) moe_micro_fc2(MoeParams p) {
   store_fc2_row(p, pair, l, h_first + g + 8, acc[0][0][2] * kWeightProductFix);
 }
 
-template <typename Kernel>
-cudaError_t allow_shared(Kernel kernel, size_t bytes) {
-  // Static shared memory of these kernels is a few KB; the operand row is the rest (48 KB needs no opt-in).
-  constexpr size_t kDefaultDynamicLimit = 32 * 1024;
-  return bytes <= kDefaultDynamicLimit
-             ? cudaSuccess
-             : cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-}
-
 using MicroKernel = void (*)(MoeParams);
 
 MicroKernel micro_fc1_of(bool gated, bool nvfp4) {
@@ -194,12 +186,12 @@ MicroKernel micro_fc2_of(bool nvfp4) { return nvfp4 ? moe_micro_fc2<true> : moe_
 
 cudaError_t micro_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, bool nvfp4, size_t* bytes) {
   if (micro_block_sums_apply(nvfp4, hidden, intermediate)) return micro_nvfp4_shared_bytes(hidden, intermediate, gated, bytes);
-  cudaFuncAttributes fc1{}, fc2{};
-  cudaError_t e = cudaFuncGetAttributes(&fc1, micro_fc1_of(gated, nvfp4));
-  if (e == cudaSuccess) e = cudaFuncGetAttributes(&fc2, micro_fc2_of(nvfp4));
+  size_t fc1 = 0, fc2 = 0;
+  cudaError_t e = static_shared_bytes(reinterpret_cast<const void*>(micro_fc1_of(gated, nvfp4)), &fc1);
+  if (e == cudaSuccess) e = static_shared_bytes(reinterpret_cast<const void*>(micro_fc2_of(nvfp4)), &fc2);
   if (e != cudaSuccess) return e;
-  const size_t first = fc1.sharedSizeBytes + static_cast<size_t>(padded_row(hidden)) * 2;
-  const size_t second = fc2.sharedSizeBytes + static_cast<size_t>(padded_row(intermediate)) * 2;
+  const size_t first = fc1 + static_cast<size_t>(padded_row(hidden)) * 2;
+  const size_t second = fc2 + static_cast<size_t>(padded_row(intermediate)) * 2;
   *bytes = first > second ? first : second;
   return cudaSuccess;
 }
@@ -214,7 +206,10 @@ cudaError_t launch_moe_micro(const MoeParams& p, bool pdl, int32_t sms, cudaStre
   const MicroKernel fc1 = micro_fc1_of(p.gated, p.nvfp4), fc2 = micro_fc2_of(p.nvfp4);
   cudaError_t e;
   *step = "micro shared-memory opt-in";
-  if ((e = allow_shared(fc1, fc1_smem)) != cudaSuccess || (e = allow_shared(fc2, fc2_smem)) != cudaSuccess) return e;
+  if ((e = allow_dynamic_shared(reinterpret_cast<const void*>(fc1), fc1_smem)) != cudaSuccess ||
+      (e = allow_dynamic_shared(reinterpret_cast<const void*>(fc2), fc2_smem)) != cudaSuccess) {
+    return e;
+  }
   *step = "micro FC1 launch";
   fc1<<<fc1_grid, kGemmThreads, fc1_smem, stream>>>(p);
   if ((e = cudaGetLastError()) != cudaSuccess) return e;

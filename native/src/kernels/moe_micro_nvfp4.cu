@@ -7,6 +7,7 @@
 #include "../common/nvfp4_block.cuh"
 #include "../common/pdl.cuh"
 #include "../common/tile_shapes.h"
+#include "../dispatch/kernel_facts.h"
 #include "fc_epilogue.cuh"
 
 namespace b12x {
@@ -327,16 +328,6 @@ MicroKernel fc1_of(bool gated) { return gated ? moe_micro_nvfp4_fc1<true> : moe_
 // The staged token row: 8 fp16 pairs per block for whole slabs, and one zero block.
 size_t staged_bytes(int32_t k) { return (static_cast<size_t>(slabs_of(k)) * kSlabBlocks + 1) * 32; }
 
-cudaError_t allow_shared(MicroKernel kernel, size_t dynamic_bytes) {
-  cudaFuncAttributes attributes{};
-  cudaError_t e = cudaFuncGetAttributes(&attributes, kernel);
-  if (e != cudaSuccess) return e;
-  constexpr size_t kDefaultLimit = 48 * 1024;  // static + dynamic below this needs no opt-in
-  return attributes.sharedSizeBytes + dynamic_bytes <= kDefaultLimit
-             ? cudaSuccess
-             : cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(dynamic_bytes));
-}
-
 }  // namespace
 
 bool micro_block_sums_apply(bool nvfp4, int32_t hidden, int32_t intermediate) {
@@ -345,12 +336,12 @@ bool micro_block_sums_apply(bool nvfp4, int32_t hidden, int32_t intermediate) {
 }
 
 cudaError_t micro_nvfp4_shared_bytes(int32_t hidden, int32_t intermediate, bool gated, size_t* bytes) {
-  cudaFuncAttributes fc1{}, fc2{};
-  cudaError_t e = cudaFuncGetAttributes(&fc1, fc1_of(gated));
-  if (e == cudaSuccess) e = cudaFuncGetAttributes(&fc2, moe_micro_nvfp4_fc2);
+  size_t fc1 = 0, fc2 = 0;
+  cudaError_t e = static_shared_bytes(reinterpret_cast<const void*>(fc1_of(gated)), &fc1);
+  if (e == cudaSuccess) e = static_shared_bytes(reinterpret_cast<const void*>(moe_micro_nvfp4_fc2), &fc2);
   if (e != cudaSuccess) return e;
-  const size_t first = fc1.sharedSizeBytes + staged_bytes(hidden);
-  const size_t second = fc2.sharedSizeBytes + staged_bytes(intermediate);
+  const size_t first = fc1 + staged_bytes(hidden);
+  const size_t second = fc2 + staged_bytes(intermediate);
   *bytes = first > second ? first : second;
   return cudaSuccess;
 }
@@ -364,7 +355,8 @@ cudaError_t launch_moe_micro_nvfp4(const MoeParams& p, bool pdl, int32_t sms, cu
   const MicroKernel fc1 = fc1_of(p.gated);
   cudaError_t e;
   *step = "micro NVFP4 shared-memory opt-in";
-  if ((e = allow_shared(fc1, fc1_smem)) != cudaSuccess || (e = allow_shared(moe_micro_nvfp4_fc2, fc2_smem)) != cudaSuccess) {
+  if ((e = allow_dynamic_shared(reinterpret_cast<const void*>(fc1), fc1_smem)) != cudaSuccess ||
+      (e = allow_dynamic_shared(reinterpret_cast<const void*>(moe_micro_nvfp4_fc2), fc2_smem)) != cudaSuccess) {
     return e;
   }
   *step = "micro NVFP4 input quantisation launch";
