@@ -96,17 +96,13 @@ cudaError_t allow_dynamic_shared(const void* kernel, size_t bytes) {
   Key key{kernel, 0, Fact::kDynamicAllowed, 0, 0};
   cudaError_t e = cudaGetDevice(&key.device);
   if (e != cudaSuccess) return e;
-  {
-    const std::lock_guard<std::mutex> guard(g_lock);
-    const size_t* allowed = find(key);
-    if (allowed != nullptr && *allowed >= bytes) return cudaSuccess;
-  }
-  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-  if (e != cudaSuccess) return e;
+  // Under the lock throughout: two threads setting different sizes must leave the attribute at the size cached.
   const std::lock_guard<std::mutex> guard(g_lock);
   const size_t* allowed = find(key);
-  if (allowed == nullptr || *allowed < bytes) store(key, bytes);
-  return cudaSuccess;
+  if (allowed != nullptr && *allowed >= bytes) return cudaSuccess;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  if (e == cudaSuccess) store(key, bytes);
+  return e;
 }
 
 }  // namespace b12x
