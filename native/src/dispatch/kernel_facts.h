@@ -1,5 +1,7 @@
 // What the CUDA runtime says about a kernel that cannot change while the process runs, asked once per kernel and
-// device and then cached: a decode call is bound by host time, and each runtime query costs it microseconds.
+// device and then cached: a decode call is bound by host time, and each runtime query costs it microseconds. Only
+// cudaDeviceReset would undo an opt-in; it also invalidates every TorchSharp tensor, and the library does not
+// support it.
 #pragma once
 #include <cuda_runtime.h>
 #include <cstddef>
