@@ -32,6 +32,15 @@ __device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t* barrier) {
 #endif
 }
 
+// One arrival that also announces `bytes` more to come from bulk copies (tma.cuh) completing on this barrier: the
+// phase completes when its arrivals are made and those bytes have landed.
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t* barrier, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(bytes)
+               : "memory");
+#endif
+}
+
 // Returns once the phase of parity `parity` has completed (acquire semantics).
 __device__ __forceinline__ void mbarrier_wait(uint64_t* barrier, uint32_t parity) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

@@ -55,11 +55,16 @@ bool stages_fp16(const b12x_moe_problem_t& q, int32_t strategy) {
 // whose token operands are exact bf16 planes of the workspace: every dynamic call, and the static calls the narrow
 // kernels do not take, where the tiled kernels lose to them (H200, native us: mixtral-8x7b T=96 791 against 691,
 // T=256 1764 against 798).
+// Their bulk copies need rows of codes a multiple of 16 bytes apart (K % 32 == 0) and 16-byte aligned weights and
+// scales (the validation asks for 8); other layers take the tiled kernels.
 bool uses_wgmma(const b12x_moe_problem_t& q, int32_t strategy) {
   const bool strategy_takes_it = strategy == B12X_STRATEGY_DYNAMIC ||
                                  (strategy == B12X_STRATEGY_STATIC && narrow_tile_of(q, strategy) == 0);
+  const auto aligned16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; };
+  const bool copyable = q.hidden % 32 == 0 && q.intermediate % 32 == 0 && aligned16(q.w1) && aligned16(q.w2) &&
+                        aligned16(q.w1_scales) && aligned16(q.w2_scales);
   return q.num_tokens > 0 && strategy_takes_it && q.quant_mode == B12X_QUANT_MODE_NVFP4 &&
-         q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && loaded_image(q.device).wgmma;
+         q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && copyable && loaded_image(q.device).wgmma;
 }
 
 MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspace) {

@@ -2,8 +2,7 @@
 // dequantised in registers, and the tokens as the B side in shared memory.
 //
 // CTA = four warpgroups over 256 weight rows x 128 tokens, persistent with the same work queue and work items as
-// moe_gemm_tiled.cu (tile_stage.cuh copies the weights). Warpgroup u owns one wgmma M tile of 64 staged rows; warp w
-// of it holds 16 of them:
+// moe_gemm_tiled.cu. Warpgroup u owns one wgmma M tile of 64 staged rows; warp w of it holds 16 of them:
 //   FC1 silu  : staged rows 0..127 are the up rows of features [row0, row0+128), 128..255 their gate rows;
 //               warpgroup u takes features 32u..32u+31: warps 0, 1 their up rows, warps 2, 3 their gate rows.
 //   relu2, FC2: warpgroup u takes rows [row0 + 64u, +64), warp w rows 16w.. of them.
@@ -12,11 +11,17 @@
 // e.g. deepseek-v3 T=4096 12.0 against 13.1 and 13.6 ms: the per-step work is latency-bound, and 16 warps per SM (127
 // registers each) hide more of it than 8.
 // The tokens are not dequantised here: the step-1 quantiser and FC1's epilogue wrote their exact bf16 values once per
-// slot, already in wgmma's chunk order (wgmma_operand.cuh), so a stage's B tile is 16-byte cp.async copies into
-// 128-byte swizzled rows (wgmma.cuh), one row per token.
+// slot, already in wgmma's chunk order (wgmma_operand.cuh), so a stage's B tile is a copy of 128-byte rows into the
+// 128-byte swizzle (wgmma.cuh), one row per token.
 // A K step is 64 elements (4 blocks, one per lane column c, in grouped_gemm_sm80.cuh's block order):
-//   1. a kStages-deep cp.async ring brings the weight codes + scales and the B tile (a token's step is one row); a
-//      stage's full barrier says every thread's copies landed, its empty barrier that every warp is done with it;
+//   1. a kStages-deep ring of stages is kept filled with bulk copies (tma.cuh), kLookahead steps ahead: per step the
+//      codes of the two 128-row groups (two boxes of a tensor map), their scales (the 512-byte atoms of the swizzled
+//      layout that hold them) and the B tile (one box per 32 tokens), all issued by one thread, lane 0 of warp
+//      step % 16. A stage's full barrier completes when its bytes landed, its empty barrier when every warp is done
+//      with it. Measured on an H200 (Nsight Compute and b12x bench, deepseek-v3 T=4096): copies by every thread
+//      (cp.async) cost each warp about 110 of its 330 instructions per step; with bulk copies FC1 runs 26 % fewer
+//      instructions, and issuing them from one thread in rotation, not always thread 0 (whose warp then paced the
+//      CTA), took the call from 11.65 ms (thread 0) and 9.76 ms (cp.async) to 9.04 ms;
 //   2. each lane dequantises its rows g, g+8 into 4 A fragments (16 registers);
 //   3. each warpgroup issues 4 wgmmas (one per k16 slice) as one group. A registers are double buffered: step k + 1's
 //      fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
@@ -24,11 +29,15 @@
 // (token, 16-feature block) items. N is the tile's token count rounded up to 32, so a small expert's tile skips the
 // empty columns' work. Accumulation order per output is the wgmma's own, fixed for a build; a token's bits depend on
 // neither the other tokens of its tile nor N (tested: tokens alone and in full tiles agree bit for bit).
+// Requirements (uses_wgmma in moe_launcher.cu): H and I multiples of 32 and 16-byte aligned weights and scales, for the
+// tensor maps' row pitches and the bulk copies.
 #include "moe_gemm_wgmma.cuh"
 
 #include "../common/mbarrier.cuh"
+#include "../common/tma.cuh"
 #include "../common/tile_shapes.h"
 #include "../common/wgmma.cuh"
+#include "../dispatch/tensor_map.h"
 #include "fc_epilogue.cuh"
 #include "gemm_grid.cuh"
 #include "tile_stage.cuh"
@@ -44,16 +53,23 @@ constexpr int kTokens = kWgmmaTokenTile;
 constexpr int kColumnStep = 32;          // N granularity of the wgmma variants
 
 struct WgmmaLayout {
-  using Weights = WeightStage<kRows>;
-  // The B tile after the weights, on a swizzle atom.
-  static constexpr int kTokensAt = (Weights::kBytes + kSwizzleAtomBytes - 1) / kSwizzleAtomBytes * kSwizzleAtomBytes;
+  static constexpr int kGroupRows = 128;                // rows per box of codes: one row tile of the scale swizzle
+  static constexpr int kGroups = kRows / kGroupRows;
+  static constexpr int kGroupCodeBytes = kGroupRows * kStageCodeBytes;
+  static constexpr int kScaleAtomBytes = 512;           // 128 rows x 4 blocks of one row tile (scale_layout.cuh)
+  static constexpr int kAtomsPerGroup = 2;              // a group off a 128-row boundary (gate rows) spans two tiles
+  static constexpr int kScalesAt = kGroups * kGroupCodeBytes;
+  // The B tile after the weights, on a swizzle atom (the 128-byte swizzle of the copies repeats every 1024 bytes).
+  static constexpr int kTokensAt = (kScalesAt + kGroups * kAtomsPerGroup * kScaleAtomBytes + kSwizzleAtomBytes - 1) /
+                                   kSwizzleAtomBytes * kSwizzleAtomBytes;
+  static constexpr int kTokenBoxBytes = kColumnStep * kSwizzleRowBytes;  // one box: 32 tokens x one K step
   static constexpr int kStageBytes = kTokensAt + kTokens * kSwizzleRowBytes;
   // A ring of stages with a full and an empty barrier each, instead of a CTA-wide barrier per step, so that
-  // warpgroups drift out of step and one's dequantisation overlaps the others' wgmmas. At step j a thread copies
-  // step j + kLookahead into the stage that step j + kLookahead - kStages used, waiting only for warps still before
-  // that step. Measured on an H200 (b12x bench, T = 64 to 16384, every named shape): 8 stages of 25 KB with 4 steps
-  // of copies in flight beat 4 stages with 3 on every row (deepseek-v3 T=16384 33.1 against 38.8 ms), and both beat
-  // the barrier per step (41.5 ms).
+  // warpgroups drift out of step and one's dequantisation overlaps the others' wgmmas. At step j, one thread copies
+  // step j + kLookahead into the stage that step j + kLookahead - kStages used, once every warp has left it. Measured
+  // on an H200 with copies by every thread (b12x bench, T = 64 to 16384, every named shape): 8 stages with 4 steps of
+  // copies in flight beat 4 stages with 3 on every row (deepseek-v3 T=16384 33.1 against 38.8 ms), and both beat the
+  // barrier per step (41.5 ms).
   static constexpr int kStages = 8;
   static constexpr int kLookahead = 4;
   static constexpr int kPipelineBytes = kStages * kStageBytes;
@@ -63,7 +79,11 @@ struct WgmmaLayout {
   static constexpr int kBytes = kPipelineBytes > kEpilogueBytes ? kPipelineBytes : kEpilogueBytes;
   static constexpr int kRequest = kBytes + kSwizzleAtomBytes;  // room to align the base to an atom
   static_assert(kWgmmaStepElements * 2 == kSwizzleRowBytes, "a token's K step is one swizzled row");
-  static_assert(kStageBytes % kSwizzleAtomBytes == 0, "B tiles start on swizzle atoms");
+  static_assert(kRows % kGroupRows == 0 && kGroupRows <= 256, "a group is one box of at most 256 rows");
+  static_assert(kStageCodeBytes % 16 == 0, "a box row of codes is a multiple of 16 bytes");
+  static_assert(kGroupCodeBytes % 128 == 0 && kScalesAt % 16 == 0, "box destinations 128-byte, bulk ones 16-byte aligned");
+  static_assert(kStageBytes % kSwizzleAtomBytes == 0 && kTokenBoxBytes % kSwizzleAtomBytes == 0,
+                "B boxes start on swizzle atoms");
   static_assert((kStages & (kStages - 1)) == 0, "stage and phase of a step are its low and next bit");
   static_assert(kLookahead >= 2 && kLookahead < kStages, "copies run ahead of the step in use, into a stage it left");
   static_assert(kRequest + 1024 <= 227 * 1024, "one CTA per SM within the opt-in shared memory of sm_90");
@@ -71,17 +91,37 @@ struct WgmmaLayout {
   static_assert(kEpiloguePitch % 32 == 4, "conflict-free epilogue stores");
 };
 
+// The tensor maps of one GEMM (tensor_map.h), kernel parameters: its weight codes as [L x rows, K/2] bytes in boxes
+// of one group x one K step, and its token plane (x_hat or a_hat) as [P, wgmma_row_pitch(K)] bf16 in boxes of
+// kColumnStep tokens x one K step, 128-byte swizzled.
+struct WgmmaMaps {
+  CUtensorMap weights;
+  CUtensorMap tokens;
+};
+
+// What the copying threads need to fill the ring for the current work item (written by thread 0), in shared memory
+// rather than in every thread's registers (the kernel runs at its register limit).
+struct RingSource {
+  const uint8_t* scales[WgmmaLayout::kGroups];  // each group's first scale atom at K step 0
+  int32_t code_row[WgmmaLayout::kGroups];       // each group's first row in the weight map
+  int32_t atoms[WgmmaLayout::kGroups];          // scale atoms per group: 0 (past the matrix), 1 or 2
+  int32_t atom_stride;                          // bytes between the atoms of consecutive row tiles
+  int32_t first_slot;
+  int32_t token_boxes;
+  uint32_t bytes;                               // bytes a step's copies bring
+};
+
 // The ring's barriers (mbarrier.cuh) and its position: the ring counts steps across the CTA's work items, step g
 // using stage g % kStages in phase g / kStages of its barriers.
 template <int kStages>
 struct RingBarriers {
-  uint64_t full[kStages];   // every thread's copies of the step landed (kThreads arrivals)
+  uint64_t full[kStages];   // the step's copies landed (their issuer's arrival and their bytes)
   uint64_t empty[kStages];  // every warp's wgmmas and weight loads of the step are done (kWarps)
   static constexpr uint32_t kWarps = kThreads / 32;
 
   __device__ __forceinline__ void init() {
     for (int s = 0; s < kStages; ++s) {
-      mbarrier_init(&full[s], kThreads);
+      mbarrier_init(&full[s], 1);
       mbarrier_init(&empty[s], kWarps);
     }
   }
@@ -98,29 +138,15 @@ struct WgmmaKernel {
   using L = WgmmaLayout;
   using Stager = WgmmaStager<kFc1, kGated>;
   static constexpr int kAcc = kTokens / 2;  // accumulators per thread
-  // This thread copies chunk q = tid % 8 of tokens tid / 8 + 64 j in every K step.
-  static constexpr int kChunkTokens = kThreads / 8;
-  static constexpr int kChunks = kTokens / kChunkTokens;
 
   Stager in;
   unsigned char* smem;
   WgmmaRing* ring;
+  const WgmmaMaps* maps;
+  RingSource* source;
   uint32_t base;                    // ring step of this work item's K step 0
   int32_t columns;                  // N of this work item's wgmmas: the slots rounded up to kColumnStep
-  const unsigned char* plane;       // the tokens' exact values: x_hat (FC1) or a_hat (FC2)
-  const unsigned char* token_src;   // chunk j = 0 at K step 0 (only dereferenced for tokens of the tile)
-  int32_t token_stride;             // bytes from chunk j to j + 1 (kChunkTokens slot rows)
-  int32_t token_dst;                // stage offset of chunk j = 0; chunk j is j x kChunkTokens rows further
-
-  __device__ __forceinline__ void bind_tokens() {
-    columns = (in.w.slots + kColumnStep - 1) / kColumnStep * kColumnStep;
-    plane = reinterpret_cast<const unsigned char*>(kFc1 ? in.p.x_hat : in.p.a_hat);
-    const int32_t row_bytes = static_cast<int32_t>(wgmma_row_pitch(in.k)) * 2;
-    const int token = threadIdx.x / 8, q = threadIdx.x % 8;
-    token_src = plane + static_cast<int64_t>(in.w.first_slot + token) * row_bytes + q * 16;
-    token_stride = kChunkTokens * row_bytes;
-    token_dst = L::kTokensAt + token * kSwizzleRowBytes + ((q ^ (token & 7)) << 4);
-  }
+  int32_t scale_at[2];              // stage offsets of this lane's scale bytes for rows g, g + 8
 
   // Staged row of this lane's A fragment row g (r = 0) or g + 8 (r = 1).
   __device__ __forceinline__ static int staged_row(int r) {
@@ -132,34 +158,79 @@ struct WgmmaKernel {
     return first + g + 8 * r;
   }
 
+  // Row of the expert's matrix (scale tensor numbering) where group h of the work item starts.
+  __device__ __forceinline__ int32_t group_row(int h) const {
+    if constexpr (kFc1 && kGated) return h == 0 ? in.w.row0 : in.n_rows + in.w.row0;
+    return in.w.row0 + h * L::kGroupRows;
+  }
+
+  // After in.bind: N of the wgmmas, this lane's scale offsets, and the ring's sources.
+  __device__ __forceinline__ void bind_item() {
+    columns = (in.w.slots + kColumnStep - 1) / kColumnStep * kColumnStep;
+    const int c = threadIdx.x % 4;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int i = staged_row(r), h = i / L::kGroupRows;
+      const int32_t first = group_row(h), row = first + i % L::kGroupRows;
+      const int atom = row / 128 - first / 128;
+      scale_at[r] = L::kScalesAt + (h * L::kAtomsPerGroup + atom) * L::kScaleAtomBytes + (row % 32) * 16 +
+                    ((row % 128) / 32) * 4 + c;
+    }
+    if (threadIdx.x == 0) bind_source();
+    __syncthreads();  // every warp issues copies from the source
+  }
+
+  __device__ __forceinline__ void bind_source() const {
+    const int32_t rows = kFc1 ? in.p.w1_rows : in.p.hidden;  // rows of one expert's matrix
+    const int32_t tiles = (rows + 127) / 128;                // row tiles of its scales
+    uint32_t bytes = L::kGroups * L::kGroupCodeBytes;
+#pragma unroll
+    for (int h = 0; h < L::kGroups; ++h) {
+      const int32_t first = group_row(h), tile = first / 128;
+      source->code_row[h] = in.w.expert * rows + first;
+      source->atoms[h] = tile >= tiles ? 0 : (first % 128 == 0 || tile + 1 >= tiles) ? 1 : 2;
+      source->scales[h] = in.scales + in.sa.offset(in.w.expert, tile < tiles ? tile * 128 : 0, 0);
+      bytes += source->atoms[h] * L::kScaleAtomBytes;
+    }
+    source->atom_stride = in.sa.padded_blocks * 128;
+    source->first_slot = in.w.first_slot;
+    source->token_boxes = columns / kColumnStep;
+    source->bytes = bytes + columns * kSwizzleRowBytes;
+  }
+
   __device__ __forceinline__ unsigned char* stage(int32_t step) const {
     return smem + WgmmaRing::stage(base + step) * L::kStageBytes;
   }
 
-  // K step `step` into its stage once every warp has left the stage's previous step: weights, and tokens
-  // [0, columns) (those past the tile's slots zero-filled). The stage's full barrier counts this thread's copies.
+  // Lane 0 of warp g % 16 (g: the step's ring position): K step `step` into its stage once every warp has left the
+  // stage's previous step. Tokens past the tile's slots are copied too (the next expert's, or zeros past the plane):
+  // their columns are never stored.
   __device__ __forceinline__ void issue(int32_t step) const {
     const uint32_t g = base + step;
+    if (threadIdx.x != 32 * (g % WgmmaRing::kWarps)) return;
     if (g >= L::kStages) mbarrier_wait(&ring->empty[WgmmaRing::stage(g)], WgmmaRing::phase(g - L::kStages));
+    const RingSource& s = *source;
     unsigned char* st = stage(step);
-    in.issue_weights(st, step);
-    const unsigned char* src = token_src + step * kSwizzleRowBytes;
+    uint64_t* full = &ring->full[WgmmaRing::stage(g)];
+    mbarrier_arrive_expect_tx(full, s.bytes);
 #pragma unroll
-    for (int j = 0; j < kChunks; ++j) {
-      const int token = threadIdx.x / 8 + j * kChunkTokens;
-      if (token < columns) {
-        const bool valid = token < in.w.slots;
-        cp_async16(st + token_dst + j * kChunkTokens * kSwizzleRowBytes, valid ? src + j * token_stride : plane, valid);
+    for (int h = 0; h < L::kGroups; ++h) {
+      tma_load_2d(st + h * L::kGroupCodeBytes, &maps->weights, step * kStageCodeBytes, s.code_row[h], full);
+      for (int a = 0; a < s.atoms[h]; ++a) {
+        bulk_load(st + L::kScalesAt + (h * L::kAtomsPerGroup + a) * L::kScaleAtomBytes,
+                  s.scales[h] + a * s.atom_stride + step * L::kScaleAtomBytes, L::kScaleAtomBytes, full);
       }
     }
-    cp_async_mbarrier_arrive(&ring->full[WgmmaRing::stage(g)]);
+    for (int j = 0; j < s.token_boxes; ++j) {
+      tma_load_2d(st + L::kTokensAt + j * L::kTokenBoxBytes, &maps->tokens, step * kWgmmaStepElements,
+                  s.first_slot + j * kColumnStep, full);
+    }
   }
 
-  // Waits for step `step`'s stage to land and makes it visible to wgmma's reads.
+  // Waits for step `step`'s stage to land (the bulk copies' writes are then visible to this thread and to wgmma).
   __device__ __forceinline__ void acquire(int32_t step) const {
     const uint32_t g = base + step;
     mbarrier_wait(&ring->full[WgmmaRing::stage(g)], WgmmaRing::phase(g));
-    fence_proxy_async_shared();
   }
 
   // This warp is done with step `step`'s stage: its wgmma group has completed and its weight loads were consumed.
@@ -168,10 +239,19 @@ struct WgmmaKernel {
     if (threadIdx.x % 32 == 0) mbarrier_arrive(&ring->empty[WgmmaRing::stage(base + step)]);
   }
 
-  // The A fragments of step `step` for this lane's rows.
-  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[1][2], uint32_t (&a)[4][4]) const {
+  // The A fragments of step `step` for this lane's rows (staged rows `rows`). A block past K gets a zero scale: the
+  // scale tensor's padding bytes are never trusted.
+  __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[2], uint32_t (&a)[4][4]) const {
+    const unsigned char* st = stage(step);
+    const int c = threadIdx.x % 4;
+    const bool k_valid = step * kStageBlocks + c < in.k_blocks;
     WeightStep<1> weights;
-    in.load_weights(stage(step), step, rows, weights);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      weights.raw[0][r] = *reinterpret_cast<const uint2*>(st + rows[r] * kStageCodeBytes + c * 8);
+      const uint32_t scale = weight_scale_bf16x2(st[scale_at[r]]);
+      weights.scale[0][r] = k_valid ? scale : 0u;
+    }
 #pragma unroll
     for (int s = 0; s < 4; ++s) weight_fragment(weights, 0, s, a[s]);
   }
@@ -191,13 +271,13 @@ struct WgmmaKernel {
       case 1: issue_wgmmas<32>(a, st, acc); break;
       case 2: issue_wgmmas<64>(a, st, acc); break;
       case 3: issue_wgmmas<96>(a, st, acc); break;
-      case 4: issue_wgmmas<128>(a, st, acc); break;
+      default: issue_wgmmas<128>(a, st, acc); break;  // 4 (a case without wgmmas would cost an empty one)
     }
   }
 
   // Step `step` with A registers a[P]; then, while its group runs, the copies of step + kLookahead and a[1 - P].
   template <int P>
-  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[1][2], uint32_t (&a)[2][4][4],
+  __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[2], uint32_t (&a)[2][4][4],
                                             float (&acc)[kAcc]) const {
     wgmma_fence();
     issue_step(a[P], stage(step), acc);
@@ -215,7 +295,7 @@ struct WgmmaKernel {
   // pipeline's shared memory to the epilogue once every warpgroup's last group has completed.
   __device__ void mainloop(float (&acc)[kAcc]) {
     const int32_t steps = in.steps();
-    const int rows[1][2] = {{staged_row(0), staged_row(1)}};
+    const int rows[2] = {staged_row(0), staged_row(1)};
     for (int32_t s = 0; s < L::kLookahead && s < steps; ++s) issue(s);
     acquire(0);
     uint32_t a[2][4][4];
@@ -262,26 +342,31 @@ struct WgmmaKernel {
       }
       in.store_token(token, block, {in.w.row0 + 16 * b});
     }
-    __syncthreads();  // the staging area is the next work item's pipeline
+    // The staging area is the next work item's pipeline: these generic-proxy accesses come before its copies
+    // (async proxy) through this fence and the barrier.
+    fence_proxy_async_shared();
+    __syncthreads();
   }
 };
 
 template <bool kFc1, bool kGated>
-__global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p, int32_t persistent) {
+__global__ void __launch_bounds__(kThreads, 1)
+    moe_wgmma_kernel(MoeParams p, int32_t persistent, const __grid_constant__ WgmmaMaps maps) {
 #if B12X_HAS_WGMMA
   using K = WgmmaKernel<kFc1, kGated>;
   extern __shared__ __align__(128) unsigned char dynamic_smem[];
   unsigned char* smem = dynamic_smem + (-static_cast<int>(shared_address(dynamic_smem)) & (kSwizzleAtomBytes - 1));
   __shared__ int32_t claimed;  // also marks an image with the wgmma body (loaded_image.cu)
   __shared__ WgmmaRing ring;
+  __shared__ RingSource source;
   if (threadIdx.x == 0) ring.init();
   __syncthreads();  // the barriers are initialised before any thread arrives on them (one CTA per item has no claim)
   uint32_t base = 0;
   for (int32_t round = 0;; ++round) {
     const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
-    K kernel{{p}, smem, &ring, base, 0, nullptr, nullptr, 0, 0};
+    K kernel{{p}, smem, &ring, &maps, &source, base, 0, {0, 0}};
     if (item < 0 || !kernel.in.bind(item)) break;
-    kernel.bind_tokens();
+    kernel.bind_item();
     float acc[K::kAcc];
 #pragma unroll
     for (int i = 0; i < K::kAcc; ++i) acc[i] = 0.0f;
@@ -292,7 +377,21 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(MoeParams p, int
 #else
   (void)p;  // images for other architectures hold an empty kernel without shared memory
   (void)persistent;
+  (void)maps;
 #endif
+}
+
+// The tensor maps of FC1 (fc1) or FC2 of the call.
+cudaError_t encode_maps(const MoeParams& p, bool fc1, WgmmaMaps* maps) {
+  const int32_t k = fc1 ? p.hidden : p.intermediate;
+  const int64_t rows = static_cast<int64_t>(p.local_experts) * (fc1 ? p.w1_rows : p.hidden);
+  cudaError_t e = encode_tensor_map_2d(&maps->weights, CU_TENSOR_MAP_DATA_TYPE_UINT8, fc1 ? p.w1 : p.w2, k / 2, rows,
+                                       k / 2, kStageCodeBytes, WgmmaLayout::kGroupRows, CU_TENSOR_MAP_SWIZZLE_NONE);
+  if (e != cudaSuccess) return e;
+  const int64_t pitch = wgmma_row_pitch(k);
+  return encode_tensor_map_2d(&maps->tokens, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, fc1 ? p.x_hat : p.a_hat, pitch,
+                              static_cast<int64_t>(p.tokens) * p.top_k, pitch * 2, kWgmmaStepElements, kColumnStep,
+                              CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
 }  // namespace
@@ -304,12 +403,17 @@ cudaError_t wgmma_kernel_attributes(cudaFuncAttributes* attributes) {
 cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, bool persistent, int32_t sms, cudaStream_t stream,
                                    const char** step) {
   const size_t shared = WgmmaLayout::kRequest;
-  void (*fc1)(MoeParams, int32_t) = p.gated ? moe_wgmma_kernel<true, true> : moe_wgmma_kernel<true, false>;
-  void (*fc2)(MoeParams, int32_t) = moe_wgmma_kernel<false, false>;
+  using Kernel = void (*)(MoeParams, int32_t, WgmmaMaps);
+  Kernel fc1 = p.gated ? moe_wgmma_kernel<true, true> : moe_wgmma_kernel<true, false>;
+  Kernel fc2 = moe_wgmma_kernel<false, false>;
   cudaError_t e;
   *step = "wgmma shared-memory opt-in";
   if ((e = allow_dynamic_shared(reinterpret_cast<const void*>(fc1), shared)) != cudaSuccess) return e;
   if ((e = allow_dynamic_shared(reinterpret_cast<const void*>(fc2), shared)) != cudaSuccess) return e;
+  WgmmaMaps fc1_maps{}, fc2_maps{};
+  *step = "wgmma tensor maps";
+  if ((e = encode_maps(p, true, &fc1_maps)) != cudaSuccess) return e;
+  if ((e = encode_maps(p, false, &fc2_maps)) != cudaSuccess) return e;
   // Output rows per work item, as the kernels' stagers number them.
   const int32_t fc1_rows = p.gated ? WgmmaStager<true, true>::kFeatures : WgmmaStager<true, false>::kFeatures;
   int64_t fc1_grid = gemm_work_items(p, kTokens, fc1_rows, p.intermediate);
@@ -320,10 +424,10 @@ cudaError_t launch_moe_gemms_wgmma(const MoeParams& p, bool persistent, int32_t 
     if ((e = persistent_grid(fc2, kThreads, shared, sms, fc2_grid, &fc2_grid)) != cudaSuccess) return e;
   }
   *step = "wgmma FC1 launch";
-  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, shared, stream>>>(p, persistent ? 1 : 0);
+  fc1<<<static_cast<unsigned>(fc1_grid), kThreads, shared, stream>>>(p, persistent ? 1 : 0, fc1_maps);
   if ((e = cudaGetLastError()) != cudaSuccess) return e;
   *step = "wgmma FC2 launch";
-  fc2<<<static_cast<unsigned>(fc2_grid), kThreads, shared, stream>>>(p, persistent ? 1 : 0);
+  fc2<<<static_cast<unsigned>(fc2_grid), kThreads, shared, stream>>>(p, persistent ? 1 : 0, fc2_maps);
   return cudaGetLastError();
 }
 

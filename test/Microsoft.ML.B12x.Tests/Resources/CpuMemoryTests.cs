@@ -38,6 +38,13 @@ public sealed class CpuMemoryTests
     private const long DisposeTolerance = 4 << 20;
 
     /// <summary>
+    /// Native bytes a cycle must see while the 64 MiB result or the 108 MiB layer lives for its "given back" figure to
+    /// mean anything: 56 and 90 MiB. A cycle below them measured something else and is repeated like one over its
+    /// tolerance (after a thousand GPU tests in the same process, one cycle saw +64 MiB while the layer lived).
+    /// </summary>
+    private const long ResultResident = 56L << 20, LayerResident = 90L << 20;
+
+    /// <summary>
     /// Measurements per test. Memory that a call or a load leaks leaks in every repetition; growth from elsewhere in
     /// the test process (the test platform's threads, the runtime's and LibTorch's lazily made state, allocator
     /// bookkeeping) came in single steps of 4 to 12 MiB in runs of the whole suite. So a test measures up to three
@@ -97,12 +104,11 @@ public sealed class CpuMemoryTests
             output.Dispose();
             long left = ProcessMemory.NativeResidentBytes() - before;
             cycles.Add($"{alive:+#;-#;0} bytes with the result, {left:+#;-#;0} after disposing it");
-            Assert.IsGreaterThan(56L << 20, alive, "the 64 MiB result is resident while it lives");
-            return left < DisposeTolerance;
+            return alive > ResultResident && left < DisposeTolerance;
         });
 
         TestContext.WriteLine("native resident: " + string.Join("; ", cycles));
-        Assert.IsTrue(within, $"memory left after disposing the result in every cycle: {string.Join("; ", cycles)}");
+        Assert.IsTrue(within, $"no cycle had the result resident (over {ResultResident} bytes) and gave it back (to {DisposeTolerance}): {string.Join("; ", cycles)}");
     }
 
     [TestMethod]
@@ -126,14 +132,13 @@ public sealed class CpuMemoryTests
             layer.Dispose();
             long left = ProcessMemory.NativeResidentBytes() - before;
             cycles.Add($"{alive:+#;-#;0} bytes with the layer loaded, {left:+#;-#;0} after disposing it");
-            Assert.IsGreaterThan(90L << 20, alive, "the layer's 108 MiB are resident while it lives");
             Tensor?[] tensors = [layer.W1Weight, layer.W1WeightSf, layer.W2Weight, layer.W2WeightSf, layer.W1Alpha, layer.W2Alpha, layer.Fc2InputScale, layer.InputGlobalScale];
             Assert.IsTrue(Array.TrueForAll(tensors, t => t is null || t.IsInvalid), "every tensor of the layer is released");
-            return left < DisposeTolerance;
+            return alive > LayerResident && left < DisposeTolerance;
         });
 
         TestContext.WriteLine("native resident: " + string.Join("; ", cycles));
-        Assert.IsTrue(within, $"memory left after disposing the layer in every cycle: {string.Join("; ", cycles)}");
+        Assert.IsTrue(within, $"no cycle had the layer resident (over {LayerResident} bytes) and gave it back (to {DisposeTolerance}): {string.Join("; ", cycles)}");
     }
 
     [TestMethod]

@@ -67,6 +67,23 @@ public sealed class CudaMoeBackendTests
     }
 
     [TestMethod]
+    [DataRow(160, 96, MoeActivation.Silu)]
+    [DataRow(96, 160, MoeActivation.Silu)]
+    [DataRow(160, 96, MoeActivation.Relu2)]
+    public void DynamicLayersWithRowsOffTheScaleTilesMatchTheCpuBackend(int hidden, int intermediate, MoeActivation activation)
+    {
+        // I = 96: the gate rows start 96 rows into a 128-row tile of the swizzled scales, so a row tile's gate scales
+        // come from two tiles; 160 = 2.5 K steps of 64, a K tail; H = 96 puts the second half of FC2's 256-row work items
+        // wholly past the matrix and its scales.
+        MoeCaseData data = MoeCaseGenerator.Create(new MoeCaseSpec(300, hidden, intermediate, 4, 2, Activation: activation, Seed: 13));
+        ushort[] cpu = MoeCaseRunner.Run(data);
+        using var scope = NewDisposeScope();
+        MoeTensors t = CudaTestEnvironment.OnCuda(MoeTensors.From(data), KernelStrategy.Dynamic);
+        CudaTolerance.Result r = CudaTolerance.AssertWithin(cpu, MoeTensors.Bits(t.Call().cpu()), data.Hidden, $"H={hidden} I={intermediate} {activation}");
+        TestContext.WriteLine(r.ToString());
+    }
+
+    [TestMethod]
     [DataRow(KernelStrategy.Micro)]
     [DataRow(KernelStrategy.Static)]
     [DataRow(KernelStrategy.Dynamic)]
