@@ -1,5 +1,6 @@
 // NVFP4 operands of fp16 tensor-core MMAs whose 16-block sums come out exact, before any block scale is applied
-// (the micro NVFP4 kernels, kernels/moe_micro_nvfp4.cu).
+// (the micro NVFP4 kernels, kernels/moe_micro_nvfp4.cu), and exact fp16 values of whole blocks (the wgmma kernels'
+// weights and token planes, kernels/moe_gemm_wgmma.cu).
 //
 // Weight codes: an fp16 whose high byte is s 0 0 e1 e0 m 0 0 and low byte zero reads as value * 2^-14 exactly: the
 // magnitude field lands on the two low exponent bits and the top mantissa bit (e = 0 gives the subnormal m * 2^-15,
@@ -68,6 +69,30 @@ __device__ __forceinline__ uint32_t e4m3x2_to_fp16x2(uint32_t two) {
   const __half2 h = __floats2half2_rn(f.x, f.y);
   return *reinterpret_cast<const uint32_t*>(&h);
 #endif
+}
+
+// The 16 values code x scale of one block as fp16 pairs in block order (e2m1_bf16.cuh: pairs [2s] = elements
+// (s, s+4), [2s+1] = (8+s, 12+s)), times 2^-14 or, kExact, as they are. `scale` is the fp16x2
+// broadcast of the E4M3 scale (e4m3x2_to_fp16x2 of the byte twice). Exact: code x 2^-14 x scale has at most 6
+// significant bits, its lowest at 2^-24 or above (code 0.5 = 2^-1, the least scale 2^-9), which fp16 keeps even as a
+// subnormal, and at most 6 x 448 x 2^-14 < 1; the factor 2^14 then brings it to its true value, at most 2688.
+template <bool kExact>
+__device__ __forceinline__ void dequantize_block_fp16(uint2 codes, uint32_t scale, uint32_t (&pairs)[8]) {
+  constexpr uint32_t kTwoTo14 = 0x74007400u;  // fp16x2 (2^14, 2^14)
+  uint32_t low[4], high[4];
+  e2m1_word_fp16(codes.x, low);
+  e2m1_word_fp16(codes.y, high);
+#pragma unroll
+  for (int s = 0; s < 4; ++s) {
+    __half2 l = __hmul2(*reinterpret_cast<const __half2*>(&low[s]), *reinterpret_cast<const __half2*>(&scale));
+    __half2 h = __hmul2(*reinterpret_cast<const __half2*>(&high[s]), *reinterpret_cast<const __half2*>(&scale));
+    if constexpr (kExact) {
+      l = __hmul2(l, *reinterpret_cast<const __half2*>(&kTwoTo14));
+      h = __hmul2(h, *reinterpret_cast<const __half2*>(&kTwoTo14));
+    }
+    pairs[2 * s] = *reinterpret_cast<const uint32_t*>(&l);
+    pairs[2 * s + 1] = *reinterpret_cast<const uint32_t*>(&h);
+  }
 }
 
 // fp16 pair of two values known to be exact in fp16 (code * scale of an NVFP4 block).

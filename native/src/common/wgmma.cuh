@@ -1,8 +1,8 @@
-// Hopper warpgroup MMA (PTX wgmma, sm_90a only): D[64 x N] += A[64 x 16] . B[16 x N], bf16 operands, fp32
+// Hopper warpgroup MMA (PTX wgmma, sm_90a only): D[64 x N] += A[64 x 16] . B[16 x N], fp16 operands, fp32
 // accumulators, issued asynchronously by the 4 warps of a warpgroup.
 //
 // A comes from registers: warp w of the warpgroup holds rows 16w..16w+15 in exactly the register layout of an
-// mma.sync m16n8k16 A fragment, so grouped_gemm_sm80.cuh's in-register weight dequantisation feeds it unchanged.
+// mma.sync m16n8k16 A fragment.
 // D is per warp the m16n8k16 C fragments of its 16 rows, n8 tile j in d[4j..4j+3].
 // B comes from shared memory through a matrix descriptor, K-major with the 128-byte swizzle: each token is a 128-byte
 // row of 64 K elements whose 16-byte chunk j is stored at chunk j ^ (row % 8); 8 rows form a 1024-byte atom, atoms
@@ -26,7 +26,7 @@
 
 namespace b12x {
 
-constexpr int kSwizzleRowBytes = 128;   // one row of the 128-byte swizzle: 64 bf16 of K
+constexpr int kSwizzleRowBytes = 128;   // one row of the 128-byte swizzle: 64 fp16 of K
 constexpr int kSwizzleAtomBytes = 1024; // 8 rows
 
 // Descriptor of the k16 slice starting at `slice` (an atom base + 32 s) of a 128-byte-swizzled, K-major B operand:
@@ -75,7 +75,7 @@ __device__ __forceinline__ void wgmma_pin(float (&d)[kCount]) {
 // d += A . B for N = 32, 64, 96 or 128 tokens; a: this lane's A fragment (m16n8k16 layout), b: B's descriptor. Images
 // without wgmma get this empty body (their kernels never run it); sm_90a images get the specialisations below.
 template <int N>
-__device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b) {
+__device__ __forceinline__ void wgmma_f16_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b) {
   (void)d;
   (void)a;
   (void)b;
@@ -114,30 +114,30 @@ __device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const uint32_t 
 // One m64nNk16 wgmma with A from registers; the scale-d predicate is set (D += A.B), B is K-major (no transpose).
 #define B12X_WGMMA_RS(N, DREGS, AREGS, BREG, SCALE, ...)                                                      \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " SCALE ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N           \
-               "k16.f32.bf16.bf16 {" DREGS "}, {" AREGS "}, " BREG ", p, 1, 1, 0;\n}\n"                          \
+               "k16.f32.f16.f16 {" DREGS "}, {" AREGS "}, " BREG ", p, 1, 1, 0;\n}\n"                          \
                : __VA_ARGS__                                                                                 \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1))
 
 template <>
-__device__ __forceinline__ void wgmma_bf16_rs<32>(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
+__device__ __forceinline__ void wgmma_f16_rs<32>(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
   B12X_WGMMA_RS(32, B12X_WGMMA_R0,
                 "%16, %17, %18, %19", "%20", "%21",
                 B12X_WGMMA_D0);
 }
 template <>
-__device__ __forceinline__ void wgmma_bf16_rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+__device__ __forceinline__ void wgmma_f16_rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
   B12X_WGMMA_RS(64, B12X_WGMMA_R0 ", " B12X_WGMMA_R1,
                 "%32, %33, %34, %35", "%36", "%37",
                 B12X_WGMMA_D0, B12X_WGMMA_D1);
 }
 template <>
-__device__ __forceinline__ void wgmma_bf16_rs<96>(float (&d)[48], const uint32_t (&a)[4], uint64_t b) {
+__device__ __forceinline__ void wgmma_f16_rs<96>(float (&d)[48], const uint32_t (&a)[4], uint64_t b) {
   B12X_WGMMA_RS(96, B12X_WGMMA_R0 ", " B12X_WGMMA_R1 ", " B12X_WGMMA_R2,
                 "%48, %49, %50, %51", "%52", "%53",
                 B12X_WGMMA_D0, B12X_WGMMA_D1, B12X_WGMMA_D2);
 }
 template <>
-__device__ __forceinline__ void wgmma_bf16_rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) {
+__device__ __forceinline__ void wgmma_f16_rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) {
   B12X_WGMMA_RS(128, B12X_WGMMA_R0 ", " B12X_WGMMA_R1 ", " B12X_WGMMA_R2 ", "
                     B12X_WGMMA_R3,
                 "%64, %65, %66, %67", "%68", "%69",

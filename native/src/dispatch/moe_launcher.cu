@@ -52,7 +52,7 @@ bool stages_fp16(const b12x_moe_problem_t& q, int32_t strategy) {
 }
 
 // sm_90a images run the NVFP4 GEMMs (swizzled scales) on warpgroup MMA, whose tiles hold kWgmmaTokenTile tokens and
-// whose token operands are exact bf16 planes of the workspace: every dynamic call, and the static calls the narrow
+// whose token operands are exact fp16 planes of the workspace: every dynamic call, and the static calls the narrow
 // kernels do not take, where the tiled kernels lose to them (H200, native us: mixtral-8x7b T=96 791 against 691,
 // T=256 1764 against 798).
 // Their bulk copies need rows of codes a multiple of 16 bytes apart (K % 32 == 0) and 16-byte aligned weights and
@@ -116,8 +116,8 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.x_fp16 = fp16_planes ? reinterpret_cast<uint32_t*>(base + w.x_fp16) : nullptr;
   p.a_fp16 = fp16_planes ? reinterpret_cast<uint32_t*>(base + w.a_fp16) : nullptr;
   const bool wgmma = uses_wgmma(q, strategy);
-  p.x_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.x_hat) : nullptr;
-  p.a_hat = wgmma ? reinterpret_cast<__nv_bfloat16*>(base + w.a_hat) : nullptr;
+  p.x_hat = wgmma ? reinterpret_cast<__half*>(base + w.x_hat) : nullptr;
+  p.a_hat = wgmma ? reinterpret_cast<__half*>(base + w.a_hat) : nullptr;
   p.y = reinterpret_cast<float*>(base + w.y);
   const int32_t narrow = narrow_tile_of(q, strategy);
   p.narrow = narrow > 0;

@@ -2,6 +2,7 @@
 // value to every kernel of the call.
 #pragma once
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cstdint>
 #include "../common/scale_layout.cuh"
 #include "plane_pitch.h"
@@ -51,8 +52,8 @@ struct MoeParams {
   uint32_t* x_fp16;      // [P, H/2]   FC1 input as exact fp16 pairs: micro NVFP4 by pair in block order
                          //            (moe_micro_nvfp4.cu), 8-token narrow by slot (narrow_operand.cuh); else null
   uint32_t* a_fp16;      // [P, I/2]   FC2 input, the same way
-  __nv_bfloat16* x_hat;  // [P, wgmma_row_pitch(H)] wgmma kernels: FC1 input as exact bf16 values (wgmma_operand.cuh)
-  __nv_bfloat16* a_hat;  // [P, wgmma_row_pitch(I)] wgmma kernels: FC2 input, the same way; both nullptr otherwise
+  __half* x_hat;         // [P, wgmma_row_pitch(H)] wgmma kernels: FC1 input as exact fp16 values (wgmma_operand.cuh)
+  __half* a_hat;         // [P, wgmma_row_pitch(I)] wgmma kernels: FC2 input, the same way; both nullptr otherwise
   float* y;              // [P, H]     fp32(w * alpha2) * FC2 row, by pair index
   int32_t token_tile;    // tokens per GEMM tile of this strategy
   bool narrow;           // the static call runs the narrow NVFP4 kernels (moe_narrow_nvfp4.cuh)

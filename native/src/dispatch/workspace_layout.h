@@ -13,7 +13,7 @@ struct WorkspaceLayout {
   size_t slot_pair, slot_expert, pair_slot, tile_map;
   size_t xq_codes, xq_scales, aq_codes, aq_scales, a_bf16;    // 0-sized planes are unused by the mode
   size_t x_fp16, a_fp16;  // micro NVFP4 and 8-token narrow kernels: FC1 and FC2 inputs as exact fp16 values
-  size_t x_hat, a_hat;    // wgmma kernels only: FC1 and FC2 inputs as exact bf16 values (wgmma_operand.cuh)
+  size_t x_hat, a_hat;    // wgmma kernels only: FC1 and FC2 inputs as exact fp16 values (wgmma_operand.cuh)
   size_t y;
   size_t total;
 };

@@ -10,8 +10,9 @@
 // beat two warpgroups of two M tiles (256 x 128) and two of one M tile over 256 tokens (128 x 256) on every row,
 // e.g. deepseek-v3 T=4096 12.0 against 13.1 and 13.6 ms: the per-step work is latency-bound, and 16 warps per SM (127
 // registers each) hide more of it than 8.
-// The tokens are not dequantised here: the step-1 quantiser and FC1's epilogue wrote their exact bf16 values once per
-// slot, already in wgmma's chunk order (wgmma_operand.cuh), so a stage's B tile is a copy of 128-byte rows into the
+// Operands are fp16, products exact (e2m1_fp16.cuh): weights code x scale x 2^-14, tokens code x scale. The tokens
+// are not dequantised here: the step-1 quantiser and FC1's epilogue wrote their exact values once per slot, in wgmma's
+// chunk order (wgmma_operand.cuh), so a stage's B tile is a copy of 128-byte rows into the
 // 128-byte swizzle (wgmma.cuh), one row per token.
 // A K step is 64 elements (4 blocks, one per lane column c, in grouped_gemm_sm80.cuh's block order):
 //   1. a kStages-deep ring of stages is kept filled with bulk copies (tma.cuh), kLookahead steps ahead: per step the
@@ -22,7 +23,8 @@
 //      (cp.async) cost each warp about 110 of its 330 instructions per step; with bulk copies FC1 runs 26 % fewer
 //      instructions, and issuing them from one thread in rotation, not always thread 0 (whose warp then paced the
 //      CTA), took the call from 11.65 ms (thread 0) and 9.76 ms (cp.async) to 9.04 ms;
-//   2. each lane dequantises its rows g, g+8 into 4 A fragments (16 registers);
+//   2. each lane dequantises its rows g, g+8 into 4 A fragments (16 registers): fp16 takes 11 bit operations per 8
+//      codes and one conversion instruction per scale where bf16 took 16 and 9 (e2m1_bf16.cuh, e4m3.cuh);
 //   3. each warpgroup issues 4 wgmmas (one per k16 slice) as one group. A registers are double buffered: step k + 1's
 //      fragments are built while step k's group runs (wgmma_wait<1> frees step k - 1's).
 // The epilogue stages every row's sums per token in shared memory (up and gate meet there), then threads take
@@ -33,6 +35,7 @@
 // tensor maps' row pitches and the bulk copies.
 #include "moe_gemm_wgmma.cuh"
 
+#include "../common/e2m1_fp16.cuh"
 #include "../common/mbarrier.cuh"
 #include "../common/tma.cuh"
 #include "../common/tile_shapes.h"
@@ -92,7 +95,7 @@ struct WgmmaLayout {
 };
 
 // The tensor maps of one GEMM (tensor_map.h), kernel parameters: its weight codes as [L x rows, K/2] bytes in boxes
-// of one group x one K step, and its token plane (x_hat or a_hat) as [P, wgmma_row_pitch(K)] bf16 in boxes of
+// of one group x one K step, and its token plane (x_hat or a_hat) as [P, wgmma_row_pitch(K)] fp16 in boxes of
 // kColumnStep tokens x one K step, 128-byte swizzled.
 struct WgmmaMaps {
   CUtensorMap weights;
@@ -239,21 +242,25 @@ struct WgmmaKernel {
     if (threadIdx.x % 32 == 0) mbarrier_arrive(&ring->empty[WgmmaRing::stage(base + step)]);
   }
 
-  // The A fragments of step `step` for this lane's rows (staged rows `rows`). A block past K gets a zero scale: the
-  // scale tensor's padding bytes are never trusted.
+  // The A fragments of step `step` for this lane's rows (staged rows `rows`): a[s] = rows g, g+8 x elements (s, s+4)
+  // and (8+s, 12+s) of the lane's block, m16n8k16 order. A block past K gets a zero scale: the scale tensor's padding
+  // bytes are never trusted.
   __device__ __forceinline__ void prepare(int32_t step, const int (&rows)[2], uint32_t (&a)[4][4]) const {
     const unsigned char* st = stage(step);
     const int c = threadIdx.x % 4;
     const bool k_valid = step * kStageBlocks + c < in.k_blocks;
-    WeightStep<1> weights;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      weights.raw[0][r] = *reinterpret_cast<const uint2*>(st + rows[r] * kStageCodeBytes + c * 8);
-      const uint32_t scale = weight_scale_bf16x2(st[scale_at[r]]);
-      weights.scale[0][r] = k_valid ? scale : 0u;
-    }
+      const uint2 codes = *reinterpret_cast<const uint2*>(st + rows[r] * kStageCodeBytes + c * 8);
+      const uint32_t scale = e4m3x2_to_fp16x2(st[scale_at[r]] * 0x101u);
+      uint32_t pairs[8];
+      dequantize_block_fp16<false>(codes, k_valid ? scale : 0u, pairs);
 #pragma unroll
-    for (int s = 0; s < 4; ++s) weight_fragment(weights, 0, s, a[s]);
+      for (int s = 0; s < 4; ++s) {
+        a[s][r] = pairs[2 * s];
+        a[s][2 + r] = pairs[2 * s + 1];
+      }
+    }
   }
 
   template <int N>
@@ -262,7 +269,7 @@ struct WgmmaKernel {
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
       const uint64_t b = wgmma_descriptor_sw128(st + L::kTokensAt + s * 32);
-      wgmma_bf16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc), a[s], b);
+      wgmma_f16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc), a[s], b);
     }
   }
 
@@ -322,7 +329,7 @@ struct WgmmaKernel {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int token = j * 8 + 2 * c + (i & 1);
-        sums[token * L::kEpiloguePitch + rows[i / 2]] = acc[4 * j + i] * kWeightProductFix;
+        sums[token * L::kEpiloguePitch + rows[i / 2]] = acc[4 * j + i] * kBlockSumFix;
       }
     }
     __syncthreads();
@@ -389,7 +396,7 @@ cudaError_t encode_maps(const MoeParams& p, bool fc1, WgmmaMaps* maps) {
                                        k / 2, kStageCodeBytes, WgmmaLayout::kGroupRows, CU_TENSOR_MAP_SWIZZLE_NONE);
   if (e != cudaSuccess) return e;
   const int64_t pitch = wgmma_row_pitch(k);
-  return encode_tensor_map_2d(&maps->tokens, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, fc1 ? p.x_hat : p.a_hat, pitch,
+  return encode_tensor_map_2d(&maps->tokens, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, fc1 ? p.x_hat : p.a_hat, pitch,
                               static_cast<int64_t>(p.tokens) * p.top_k, pitch * 2, kWgmmaStepElements, kColumnStep,
                               CU_TENSOR_MAP_SWIZZLE_128B);
 }
