@@ -167,7 +167,7 @@ struct WgmmaKernel {
     return in.w.row0 + h * L::kGroupRows;
   }
 
-  // After in.bind_item: N of the wgmmas, this lane's scale offsets, and the ring's sources.
+  // After in.bind: N of the wgmmas, this lane's scale offsets, and the ring's sources.
   __device__ __forceinline__ void bind_item() {
     columns = (in.w.slots + kColumnStep - 1) / kColumnStep * kColumnStep;
     const int c = threadIdx.x % 4;
@@ -372,7 +372,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int32_t round = 0;; ++round) {
     const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
     K kernel{{p}, smem, &ring, &maps, &source, base, 0, {0, 0}};
-    if (item < 0 || !kernel.in.bind_item(item)) break;
+    if (item < 0 || !kernel.in.bind(item)) break;
     kernel.bind_item();
     float acc[K::kAcc];
 #pragma unroll

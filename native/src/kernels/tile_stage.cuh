@@ -1,7 +1,7 @@
 // One K step of a tiled work item staged in shared memory: its weight rows (codes + their 4 block scales) and the
-// tile's TN tokens, copied with cp.async by the mma.sync kernels (moe_gemm_tiled.cu: 128 rows, tokens as NVFP4 codes
-// + scales or bf16 values). The warpgroup-MMA kernels (moe_gemm_wgmma.cu: 256 rows, their own bulk copies) share the
-// work items and the output stores (bind_item, store_token).
+// tile's TN tokens, copied with cp.async. Shared by the mma.sync kernels (moe_gemm_tiled.cu: 128 rows, tokens as
+// NVFP4 codes + scales or bf16 values) and the warpgroup-MMA kernels (moe_gemm_wgmma.cu: 256 rows, tokens copied by
+// the kernel itself as exact bf16 values).
 //
 // Staged weight rows i = 0..R-1 of a work item: FC1 silu: up rows of features [row0, row0+R/2) then the gate rows of
 // the same features (so a feature's up and gate land in the same lane); relu2 and FC2: rows [row0, row0+R).
@@ -65,8 +65,8 @@ struct TileStager {
   const uint8_t* a_scale_src;
   int32_t scale_step;     // scale bytes per K step
 
-  // Work item `item` of this GEMM (decode_work_item's numbering) and its matrix; false past the last one.
-  __device__ __forceinline__ bool bind_item(int32_t item) {
+  // Work item `item` of this GEMM (decode_work_item's numbering); false past the last one.
+  __device__ __forceinline__ bool bind(int32_t item) {
     n_rows = kFc1 ? p.intermediate : p.hidden;
     const int32_t row_tiles = (n_rows + kFeatures - 1) / kFeatures;
     if (!decode_work_item(p, item, row_tiles, kFeatures, w)) return false;
@@ -76,12 +76,6 @@ struct TileStager {
                  : p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2);
     scales = kFc1 ? p.w1_scales : p.w2_scales;
     sa = kFc1 ? p.w1_sa : p.w2_sa;
-    return true;
-  }
-
-  // bind_item, then this thread's copy sources.
-  __device__ __forceinline__ bool bind(int32_t item) {
-    if (!bind_item(item)) return false;
     const int32_t row_bytes = k / 2;
     wide = k % 32 == 0 && (reinterpret_cast<uintptr_t>(kFc1 ? p.w1 : p.w2) & 15u) == 0;
     const int per_row = wide ? kStageBlocks / 2 : kStageBlocks, bytes = wide ? 16 : 8;
