@@ -1,7 +1,8 @@
 // One K step of a tiled work item staged in shared memory: its weight rows (codes + their 4 block scales) and the
-// tile's TN tokens, copied with cp.async. Shared by the mma.sync kernels (moe_gemm_tiled.cu: 128 rows, tokens as
-// NVFP4 codes + scales or bf16 values) and the warpgroup-MMA kernels (moe_gemm_wgmma.cu: 256 rows, tokens copied by
-// the kernel itself as exact bf16 values).
+// tile's TN tokens, copied with cp.async by the mma.sync kernels (moe_gemm_tiled.cu: 128 rows, tokens as NVFP4 codes
+// + scales or bf16 values). The warpgroup-MMA kernels (moe_gemm_wgmma.cu: 256 rows) fill their stages with their own
+// bulk copies and take from here the work items and the output stores (bind, store_token); the copy sources that
+// bind also computes go unused there.
 //
 // Staged weight rows i = 0..R-1 of a work item: FC1 silu: up rows of features [row0, row0+R/2) then the gate rows of
 // the same features (so a feature's up and gate land in the same lane); relu2 and FC2: rows [row0, row0+R).
