@@ -183,6 +183,7 @@ struct WgmmaKernel {
     __syncthreads();  // every warp issues copies from the source
   }
 
+  // Thread 0: the copies' sources for the current work item (RingSource), and the bytes a step brings.
   __device__ __forceinline__ void bind_source() const {
     const int32_t rows = kFc1 ? in.p.w1_rows : in.p.hidden;  // rows of one expert's matrix
     const int32_t tiles = (rows + 127) / 128;                // row tiles of its scales
