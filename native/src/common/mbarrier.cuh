@@ -24,14 +24,6 @@ __device__ __forceinline__ void mbarrier_arrive(uint64_t* barrier) {
 #endif
 }
 
-// One arrival made when all of this thread's cp.async copies issued so far have landed (the barrier's count
-// includes it: .noinc).
-__device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t* barrier) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(shared_address(barrier)) : "memory");
-#endif
-}
-
 // One arrival that also announces `bytes` more to come from bulk copies (tma.cuh) completing on this barrier: the
 // phase completes when its arrivals are made and those bytes have landed.
 __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t* barrier, uint32_t bytes) {
