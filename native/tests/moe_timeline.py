@@ -2,13 +2,14 @@
 
 Runs the benchmark shapes of moe_smoke.py through the C ABI and records the kernels of each call with the PyTorch
 profiler (CUPTI), each call after a 256 MB write that evicts the L2, as `b12x bench` measures. Prints, per shape and
-token count, the median over the last calls of the whole call (first kernel start to last kernel end) and of each
-kernel's duration. Kernels launched early (programmatic dependent launch) overlap, so their durations include the
+token count, the median over the last calls of the whole call (first kernel start to last kernel end) and, per
+kernel, of its start (from the call's first kernel start) and its duration, as `name @start+duration`. Kernels launched early (programmatic dependent launch) overlap, so their durations include the
 time they wait for the kernel before them; the total is what the call costs.
 
-Usage: python3 native/tests/moe_timeline.py path/to/libb12x.so [--tokens 1,8] [--shared-input-scale]
+Usage: python3 native/tests/moe_timeline.py path/to/libb12x.so [--tokens 1,8] [--shared-input-scale] [--graph]
   --tokens              token counts (default 1)
   --shared-input-scale  one input_global_scale for all experts ([1]) instead of one per expert ([E])
+  --graph               replay each call captured in a CUDA graph, so the host's launch time leaves the timeline
 """
 import ctypes
 import json
@@ -76,8 +77,18 @@ def main():
             if "--shared-input-scale" in sys.argv:
                 tensors["gs1"] = tensors["gs1"][:1].contiguous()
             _, _, _, (problem, workspace, message) = smoke.run(case, tensors, strategy_of(tokens, top_k))
-            call = lambda: smoke.LIB.b12x_moe_run(ctypes.byref(problem), workspace.data_ptr(), workspace.numel(),
-                                                  None, None, message, 512)
+            run = lambda stream: smoke.LIB.b12x_moe_run(ctypes.byref(problem), workspace.data_ptr(), workspace.numel(),
+                                                        stream, None, message, 512)
+            call = lambda: run(None)
+            if "--graph" in sys.argv:
+                graph = torch.cuda.CUDAGraph()
+                capture = torch.cuda.Stream()
+                with torch.cuda.stream(capture):
+                    run(ctypes.c_void_p(capture.cuda_stream))  # first use outside the capture (attributes, tensor maps)
+                    capture.synchronize()
+                    with torch.cuda.graph(graph, stream=capture):
+                        run(ctypes.c_void_p(capture.cuda_stream))
+                call = graph.replay
             for _ in range(WARM_UP):
                 call()
             torch.cuda.synchronize()
@@ -88,12 +99,14 @@ def main():
                     call()
                     torch.cuda.synchronize()
             prof.export_chrome_trace(trace_path)
-            totals, durations = [], {}
+            totals, starts, durations = [], {}, {}
             for kernels in calls_of(trace_path):
-                totals.append(max(e["ts"] + e["dur"] for e in kernels) - kernels[0]["ts"])
+                first = kernels[0]["ts"]
+                totals.append(max(e["ts"] + e["dur"] for e in kernels) - first)
                 for e in kernels:
+                    starts.setdefault(kernel_name(e), []).append(e["ts"] - first)
                     durations.setdefault(kernel_name(e), []).append(e["dur"])
-            parts = " ".join(f"{k} {median(v):.1f}" for k, v in durations.items())
+            parts = " ".join(f"{k} @{median(starts[k]):.1f}+{median(v):.1f}" for k, v in durations.items())
             print(f"{name:16s} T={tokens:<6d} total {median(totals):8.1f} | {parts}", flush=True)
 
 

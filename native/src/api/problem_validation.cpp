@@ -1,14 +1,10 @@
 #include "problem_validation.h"
 
 #include <cstdint>
+#include "../common/alignment.h"
 #include "../common/cuda_check.h"
 
 namespace b12x {
-namespace {
-
-bool aligned(const void* p, uintptr_t alignment) { return (reinterpret_cast<uintptr_t>(p) % alignment) == 0; }
-
-}  // namespace
 
 #define B12X_REQUIRE(condition, ...)                                   \
   do {                                                                 \

@@ -71,9 +71,14 @@ __device__ __forceinline__ uint32_t e4m3x2_to_fp16x2(uint32_t two) {
 #endif
 }
 
+// One E4M3 byte's value in both halves of an fp16x2: the scale operand of dequantize_block_fp16.
+__device__ __forceinline__ uint32_t e4m3_to_fp16x2_broadcast(uint32_t byte) {
+  return e4m3x2_to_fp16x2(byte * 0x101u);
+}
+
 // The 16 values code x scale of one block as fp16 pairs in block order (e2m1_bf16.cuh: pairs [2s] = elements
 // (s, s+4), [2s+1] = (8+s, 12+s)), times 2^-14 or, kExact, as they are. `scale` is the fp16x2
-// broadcast of the E4M3 scale (e4m3x2_to_fp16x2 of the byte twice). Exact: code x 2^-14 x scale has at most 6
+// broadcast of the E4M3 scale (e4m3_to_fp16x2_broadcast). Exact: code x 2^-14 x scale has at most 6
 // significant bits, its lowest at 2^-24 or above (code 0.5 = 2^-1, the least scale 2^-9), which fp16 keeps even as a
 // subnormal, and at most 6 x 448 x 2^-14 < 1; the factor 2^14 then brings it to its true value, at most 2688.
 template <bool kExact>

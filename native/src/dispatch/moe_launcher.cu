@@ -1,6 +1,7 @@
 #include "moe_launcher.h"
 
 #include <algorithm>
+#include "../common/alignment.h"
 #include "../common/cuda_check.h"
 #include "../common/fault_injection.h"
 #include "../common/pdl.cuh"
@@ -43,14 +44,6 @@ int32_t narrow_tile_of(const b12x_moe_problem_t& q, int32_t strategy) {
                            static_cast<int64_t>(q.num_tokens) * q.top_k, q.num_local_experts);
 }
 
-// Whether the call keeps its FC1 and FC2 inputs as exact fp16 planes (x_fp16, a_fp16): the micro NVFP4 kernels by
-// pair in block order, the 8-token narrow kernels by slot in their operand order (narrow_operand.cuh).
-bool stages_fp16(const b12x_moe_problem_t& q, int32_t strategy) {
-  return (strategy == B12X_STRATEGY_MICRO &&
-          micro_block_sums_apply(q.quant_mode == B12X_QUANT_MODE_NVFP4, q.hidden, q.intermediate)) ||
-         narrow_tile_of(q, strategy) == kNarrowFp16TokenTile;
-}
-
 // sm_90a images run the NVFP4 GEMMs (swizzled scales) on warpgroup MMA, whose tiles hold kWgmmaTokenTile tokens and
 // whose token operands are exact fp16 planes of the workspace: every dynamic call, and the static calls the narrow
 // kernels do not take, where the tiled kernels lose to them (H200, native us: mixtral-8x7b T=96 791 against 691,
@@ -60,11 +53,26 @@ bool stages_fp16(const b12x_moe_problem_t& q, int32_t strategy) {
 bool uses_wgmma(const b12x_moe_problem_t& q, int32_t strategy) {
   const bool strategy_takes_it = strategy == B12X_STRATEGY_DYNAMIC ||
                                  (strategy == B12X_STRATEGY_STATIC && narrow_tile_of(q, strategy) == 0);
-  const auto aligned16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; };
-  const bool copyable = q.hidden % 32 == 0 && q.intermediate % 32 == 0 && aligned16(q.w1) && aligned16(q.w2) &&
-                        aligned16(q.w1_scales) && aligned16(q.w2_scales);
+  const bool copyable = q.hidden % 32 == 0 && q.intermediate % 32 == 0 && aligned(q.w1, 16) && aligned(q.w2, 16) &&
+                        aligned(q.w1_scales, 16) && aligned(q.w2_scales, 16);
   return q.num_tokens > 0 && strategy_takes_it && q.quant_mode == B12X_QUANT_MODE_NVFP4 &&
          q.scale_layout == B12X_SCALE_LAYOUT_SWIZZLED_128X4 && copyable && loaded_image(q.device).wgmma;
+}
+
+// The operand planes of the kernels that run the call: the wgmma kernels' token planes; exact fp16 rows for the
+// micro NVFP4 kernels (by pair, in block order) and the 8-token narrow kernels (by slot, narrow_operand.cuh); or else
+// the codes the other kernels read.
+OperandPlanes operand_planes_of(const b12x_moe_problem_t& q, int32_t strategy) {
+  if (uses_wgmma(q, strategy)) return OperandPlanes::kWgmma;
+  const bool micro_fp16 = strategy == B12X_STRATEGY_MICRO &&
+                          micro_block_sums_apply(q.quant_mode == B12X_QUANT_MODE_NVFP4, q.hidden, q.intermediate);
+  return micro_fp16 || narrow_tile_of(q, strategy) == kNarrowFp16TokenTile ? OperandPlanes::kFp16Rows
+                                                                           : OperandPlanes::kCodes;
+}
+
+WorkspaceLayout layout_of(const b12x_moe_problem_t& q, OperandPlanes planes) {
+  return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts,
+                               q.quant_mode == B12X_QUANT_MODE_NVFP4, planes);
 }
 
 MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspace) {
@@ -96,7 +104,8 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.gs2 = scalar_of(q.fc2_input_scale);
   p.gs1 = scalar_of(q.input_global_scale);
   p.out = static_cast<__nv_bfloat16*>(q.output);
-  const WorkspaceLayout w = workspace_for(q);
+  const OperandPlanes planes = operand_planes_of(q, strategy);
+  const WorkspaceLayout w = layout_of(q, planes);
   char* base = static_cast<char*>(workspace);
   p.counts = reinterpret_cast<int32_t*>(base + w.counts);
   p.cursor = reinterpret_cast<int32_t*>(base + w.cursor);
@@ -112,10 +121,9 @@ MoeParams params_of(const b12x_moe_problem_t& q, int32_t strategy, void* workspa
   p.aq_codes = reinterpret_cast<uint8_t*>(base + w.aq_codes);
   p.aq_scales = reinterpret_cast<uint8_t*>(base + w.aq_scales);
   p.a_bf16 = reinterpret_cast<__nv_bfloat16*>(base + w.a_bf16);
-  const bool fp16_planes = stages_fp16(q, strategy);
-  p.x_fp16 = fp16_planes ? reinterpret_cast<uint32_t*>(base + w.x_fp16) : nullptr;
-  p.a_fp16 = fp16_planes ? reinterpret_cast<uint32_t*>(base + w.a_fp16) : nullptr;
-  const bool wgmma = uses_wgmma(q, strategy);
+  const bool fp16_rows = planes == OperandPlanes::kFp16Rows, wgmma = planes == OperandPlanes::kWgmma;
+  p.x_fp16 = fp16_rows ? reinterpret_cast<uint32_t*>(base + w.x_fp16) : nullptr;
+  p.a_fp16 = fp16_rows ? reinterpret_cast<uint32_t*>(base + w.a_fp16) : nullptr;
   p.x_hat = wgmma ? reinterpret_cast<__half*>(base + w.x_hat) : nullptr;
   p.a_hat = wgmma ? reinterpret_cast<__half*>(base + w.a_hat) : nullptr;
   p.y = reinterpret_cast<float*>(base + w.y);
@@ -184,12 +192,7 @@ int32_t resolve_strategy(const b12x_moe_problem_t& q) {
   return pairs <= q.static_max_pairs ? B12X_STRATEGY_STATIC : B12X_STRATEGY_DYNAMIC;
 }
 
-WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
-  const bool nvfp4 = q.quant_mode == B12X_QUANT_MODE_NVFP4;
-  const int32_t strategy = resolve_strategy(q);
-  return make_workspace_layout(q.num_tokens, q.top_k, q.hidden, q.intermediate, q.num_local_experts, nvfp4,
-                               stages_fp16(q, strategy), uses_wgmma(q, strategy));
-}
+WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) { return layout_of(q, operand_planes_of(q, resolve_strategy(q))); }
 
 b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,
                                   size_t message_capacity) {
@@ -227,14 +230,11 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   int sms = 0;
   B12X_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, q.device), "multiprocessor count query");
   const int64_t pairs = static_cast<int64_t>(q.num_tokens) * q.top_k;
-  const dim3 combine_grid(static_cast<unsigned>(q.num_tokens),
-                          static_cast<unsigned>((q.hidden + kCombineThreads * kCombineColumnsPerThread - 1) /
-                                                (kCombineThreads * kCombineColumnsPerThread)));
   const bool pdl = loaded_image(q.device).pdl;  // programmatic dependent launch where the kernels chain it (pdl.cuh)
   if (strategy == B12X_STRATEGY_MICRO) {  // no routing pass: rows are indexed by pair
     const char* step = "micro launch";
     B12X_CUDA_TRY(launch_moe_micro(p, pdl, sms, stream, &step), step);
-    B12X_CUDA_TRY(launch_kernel(moe_combine, combine_grid, dim3(kCombineThreads), 0, stream, pdl, p), "combine launch");
+    B12X_CUDA_TRY(launch_moe_combine(p, pdl, stream), "combine launch");
     return B12X_STATUS_SUCCESS;
   }
 
@@ -281,7 +281,7 @@ b12x_status_t launch_moe(const b12x_moe_problem_t& q, int32_t strategy, void* wo
   }
   if (status != B12X_STATUS_SUCCESS) return status;
   // The combine waits for the GEMMs in pdl_wait whatever their launch, so it may always start early.
-  B12X_CUDA_TRY(launch_kernel(moe_combine, combine_grid, dim3(kCombineThreads), 0, stream, pdl, p), "combine launch");
+  B12X_CUDA_TRY(launch_moe_combine(p, pdl, stream), "combine launch");
   return B12X_STATUS_SUCCESS;
 }
 

@@ -64,7 +64,7 @@ __device__ __forceinline__ void store_fc1_block(const MoeParams& p, int64_t row,
     store_fc1_codes(p, row, n_first, make_uint2(q.codes[0], q.codes[1]), q.scale);
     if (p.a_hat != nullptr) {
       uint32_t pairs[8];
-      dequantize_block_fp16<true>(make_uint2(q.codes[0], q.codes[1]), e4m3x2_to_fp16x2(q.scale * 0x101u), pairs);
+      dequantize_block_fp16<true>(make_uint2(q.codes[0], q.codes[1]), e4m3_to_fp16x2_broadcast(q.scale), pairs);
       store_wgmma_block(p.a_hat + row * wgmma_row_pitch(p.intermediate), n_first / 16, p.intermediate / 16, pairs);
     }
   } else {

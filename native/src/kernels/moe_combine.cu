@@ -65,4 +65,10 @@ __global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p) {
   *reinterpret_cast<uint2*>(orow) = make_uint2(*reinterpret_cast<uint32_t*>(&lo), *reinterpret_cast<uint32_t*>(&hi));
 }
 
+cudaError_t launch_moe_combine(const MoeParams& p, bool pdl, cudaStream_t stream) {
+  constexpr int kColumnsPerCta = kCombineThreads * kCombineColumnsPerThread;
+  const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>((p.hidden + kColumnsPerCta - 1) / kColumnsPerCta));
+  return launch_kernel(moe_combine, grid, dim3(kCombineThreads), 0, stream, pdl, p);
+}
+
 }  // namespace b12x

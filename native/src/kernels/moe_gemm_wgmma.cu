@@ -253,7 +253,7 @@ struct WgmmaKernel {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const uint2 codes = *reinterpret_cast<const uint2*>(st + rows[r] * kStageCodeBytes + c * 8);
-      const uint32_t scale = e4m3x2_to_fp16x2(st[scale_at[r]] * 0x101u);
+      const uint32_t scale = e4m3_to_fp16x2_broadcast(st[scale_at[r]]);
       uint32_t pairs[8];
       dequantize_block_fp16<false>(codes, k_valid ? scale : 0u, pairs);
 #pragma unroll

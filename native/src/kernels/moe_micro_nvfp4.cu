@@ -210,10 +210,12 @@ __global__ void __launch_bounds__(kThreads) moe_micro_nvfp4_quantize(MoeParams p
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<int64_t>(p.pairs()) * blocks) return;
   const int32_t pair = static_cast<int32_t>(i / blocks), b = static_cast<int32_t>(i % blocks);
-  const int32_t l = p.local_expert_of(pair);
-  if (l < 0) return;
+  // x first: its load does not depend on the routing, so it overlaps the id's and then gs1's, which FC1's and FC2's
+  // early weight loads slow down (this kernel is on the call's critical path).
   float v[16];
   load_bf16_block16(p.x + static_cast<int64_t>(pair / p.top_k) * p.hidden + 16 * b, v);
+  const int32_t l = p.local_expert_of(pair);
+  if (l < 0) return;
   const QuantizedBlock q = quantize_block16(v, p.input_scale(l));
   store_block_values(p.x_fp16 + static_cast<int64_t>(pair) * (p.hidden / 2), b, make_uint2(q.codes[0], q.codes[1]), q.q);
 }

@@ -26,7 +26,7 @@ __device__ __forceinline__ void quantize_step(const MoeParams& p, const __nv_bfl
       float v[16];
       load_bf16_block16(x + block * 16, v);
       const QuantizedBlock q = quantize_block16(v, gs);
-      dequantize_block_fp16<true>(make_uint2(q.codes[0], q.codes[1]), e4m3x2_to_fp16x2(q.scale * 0x101u), pairs);
+      dequantize_block_fp16<true>(make_uint2(q.codes[0], q.codes[1]), e4m3_to_fp16x2_broadcast(q.scale), pairs);
     }
 #pragma unroll
     for (int q = 0; q < 8; ++q) chunks[q][c] = pairs[q];
