@@ -2,7 +2,7 @@
 // (the micro NVFP4 kernels, kernels/moe_micro_nvfp4.cu), and exact fp16 values of whole blocks (the wgmma kernels'
 // weights and token planes, kernels/moe_gemm_wgmma.cu).
 //
-// Weight codes: an fp16 whose high byte is s 0 0 e1 e0 m 0 0 and low byte zero reads as value * 2^-14 exactly: the
+// Weight codes: an fp16 whose high byte is s 0 0 0 e1 e0 m 0 and low byte zero reads as value * 2^-14 exactly: the
 // magnitude field lands on the two low exponent bits and the top mantissa bit (e = 0 gives the subnormal m * 2^-15,
 // code 1 = 0.5; e >= 1 gives 2^(e-15) * (1 + m/2)) and s is the sign. e2m1_word_fp16 forms that high byte for the 4
 // even and the 4 odd codes of a word with three or four bit operations each, then one byte permute per fp16x2:
