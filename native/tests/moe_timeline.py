@@ -3,8 +3,9 @@
 Runs the benchmark shapes of moe_smoke.py through the C ABI and records the kernels of each call with the PyTorch
 profiler (CUPTI), each call after a 256 MB write that evicts the L2, as `b12x bench` measures. Prints, per shape and
 token count, the median over the last calls of the whole call (first kernel start to last kernel end) and, per
-kernel, of its start (from the call's first kernel start) and its duration, as `name @start+duration`. Kernels launched early (programmatic dependent launch) overlap, so their durations include the
-time they wait for the kernel before them; the total is what the call costs.
+kernel, of its start (from the call's first kernel start) and its duration, as `name @start+duration`. Kernels
+launched early (programmatic dependent launch) overlap, so their durations include the time they wait for the
+kernel before them; the total is what the call costs.
 
 Usage: python3 native/tests/moe_timeline.py path/to/libb12x.so [--tokens 1,8] [--shared-input-scale] [--graph]
   --tokens              token counts (default 1)

@@ -192,7 +192,9 @@ int32_t resolve_strategy(const b12x_moe_problem_t& q) {
   return pairs <= q.static_max_pairs ? B12X_STRATEGY_STATIC : B12X_STRATEGY_DYNAMIC;
 }
 
-WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) { return layout_of(q, operand_planes_of(q, resolve_strategy(q))); }
+WorkspaceLayout workspace_for(const b12x_moe_problem_t& q) {
+  return layout_of(q, operand_planes_of(q, resolve_strategy(q)));
+}
 
 b12x_status_t check_kernel_limits(const b12x_moe_problem_t& q, int32_t strategy, char* message,
                                   size_t message_capacity) {

@@ -67,7 +67,8 @@ __global__ void __launch_bounds__(kCombineThreads) moe_combine(MoeParams p) {
 
 cudaError_t launch_moe_combine(const MoeParams& p, bool pdl, cudaStream_t stream) {
   constexpr int kColumnsPerCta = kCombineThreads * kCombineColumnsPerThread;
-  const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>((p.hidden + kColumnsPerCta - 1) / kColumnsPerCta));
+  const dim3 grid(static_cast<unsigned>(p.tokens),
+                  static_cast<unsigned>((p.hidden + kColumnsPerCta - 1) / kColumnsPerCta));
   return launch_kernel(moe_combine, grid, dim3(kCombineThreads), 0, stream, pdl, p);
 }
 
