@@ -239,7 +239,7 @@ public sealed class CudaMoeBackendTests
         Assert.AreEqual(DeviceType.CUDA, output.device_type);
     }
 
-    // I = 64 takes the micro NVFP4 kernels (their FC2 combines the tokens), I = 32 the other micro kernels.
+    // I = 64 takes the micro NVFP4 kernels, I = 32 the other micro kernels.
     [TestMethod]
     [DataRow(KernelStrategy.Micro, 32)]
     [DataRow(KernelStrategy.Micro, 64)]
