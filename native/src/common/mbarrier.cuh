@@ -5,36 +5,39 @@
 // Phase u of a barrier completes when `count` arrivals have been made since phase u - 1; waiting on parity u & 1
 // returns once phase u has completed (a wait for an older phase of the same parity would return at once, so a waiter
 // must not fall two phases behind: the ring's protocol guarantees it).
+//
+// Barriers are named by their shared-memory address (shared_address), which a kernel computes once: converting a
+// generic pointer back on every wait and arrival cost about five instructions each in the wgmma kernels' K loop.
 #pragma once
 #include <cstdint>
 #include "cp_async.cuh"  // shared_address
 
 namespace b12x {
 
-__device__ __forceinline__ void mbarrier_init(uint64_t* barrier, uint32_t count) {
+__device__ __forceinline__ void mbarrier_init(uint32_t barrier, uint32_t count) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(count) : "memory");
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(barrier), "r"(count) : "memory");
 #endif
 }
 
 // One arrival, with release semantics for this thread's earlier memory accesses.
-__device__ __forceinline__ void mbarrier_arrive(uint64_t* barrier) {
+__device__ __forceinline__ void mbarrier_arrive(uint32_t barrier) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(shared_address(barrier)) : "memory");
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(barrier) : "memory");
 #endif
 }
 
 // One arrival that also announces `bytes` more to come from bulk copies (tma.cuh) completing on this barrier: the
 // phase completes when its arrivals are made and those bytes have landed.
-__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t* barrier, uint32_t bytes) {
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint32_t barrier, uint32_t bytes) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(bytes)
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(barrier), "r"(bytes)
                : "memory");
 #endif
 }
 
 // Returns once the phase of parity `parity` has completed (acquire semantics).
-__device__ __forceinline__ void mbarrier_wait(uint64_t* barrier, uint32_t parity) {
+__device__ __forceinline__ void mbarrier_wait(uint32_t barrier, uint32_t parity) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile(
       "{\n"
@@ -42,7 +45,7 @@ __device__ __forceinline__ void mbarrier_wait(uint64_t* barrier, uint32_t parity
       "wait_again:\n"
       "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
       "@!done bra wait_again;\n"
-      "}\n" ::"r"(shared_address(barrier)),
+      "}\n" ::"r"(barrier),
       "r"(parity)
       : "memory");
 #endif

@@ -172,6 +172,7 @@ __global__ void __launch_bounds__(kThreads, kTiledBlocksPerSm) moe_tiled_kernel(
     const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
     K kernel{{p}, smem};
     if (item < 0 || !kernel.in.bind(item)) break;
+    kernel.in.bind_copies();
     float acc[2][K::kNTiles][4];
 #pragma unroll
     for (int t = 0; t < 2; ++t)

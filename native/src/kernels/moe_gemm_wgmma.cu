@@ -124,12 +124,19 @@ struct RingBarriers {
 
   __device__ __forceinline__ void init() {
     for (int s = 0; s < kStages; ++s) {
-      mbarrier_init(&full[s], 1);
-      mbarrier_init(&empty[s], kWarps);
+      mbarrier_init(shared_address(&full[s]), 1);
+      mbarrier_init(shared_address(&empty[s]), kWarps);
     }
   }
   __device__ __forceinline__ static uint32_t stage(uint32_t g) { return g % kStages; }
   __device__ __forceinline__ static uint32_t phase(uint32_t g) { return (g / kStages) & 1u; }
+  // Shared addresses of step g's barriers, given the ring's own (`at`, taken once per kernel).
+  __device__ __forceinline__ static uint32_t full_at(uint32_t at, uint32_t g) {
+    return at + static_cast<uint32_t>(offsetof(RingBarriers, full) + sizeof(uint64_t) * stage(g));
+  }
+  __device__ __forceinline__ static uint32_t empty_at(uint32_t at, uint32_t g) {
+    return at + static_cast<uint32_t>(offsetof(RingBarriers, empty) + sizeof(uint64_t) * stage(g));
+  }
 };
 using WgmmaRing = RingBarriers<WgmmaLayout::kStages>;
 
@@ -144,7 +151,7 @@ struct WgmmaKernel {
 
   Stager in;
   unsigned char* smem;
-  WgmmaRing* ring;
+  uint32_t ring_at;                 // shared address of the ring's barriers
   const WgmmaMaps* maps;
   RingSource* source;
   uint32_t base;                    // ring step of this work item's K step 0
@@ -212,10 +219,10 @@ struct WgmmaKernel {
   __device__ __forceinline__ void issue(int32_t step) const {
     const uint32_t g = base + step;
     if (threadIdx.x != 32 * (g % WgmmaRing::kWarps)) return;
-    if (g >= L::kStages) mbarrier_wait(&ring->empty[WgmmaRing::stage(g)], WgmmaRing::phase(g - L::kStages));
+    if (g >= L::kStages) mbarrier_wait(WgmmaRing::empty_at(ring_at, g), WgmmaRing::phase(g - L::kStages));
     const RingSource& s = *source;
     unsigned char* st = stage(step);
-    uint64_t* full = &ring->full[WgmmaRing::stage(g)];
+    const uint32_t full = WgmmaRing::full_at(ring_at, g);
     mbarrier_arrive_expect_tx(full, s.bytes);
 #pragma unroll
     for (int h = 0; h < L::kGroups; ++h) {
@@ -234,13 +241,13 @@ struct WgmmaKernel {
   // Waits for step `step`'s stage to land (the bulk copies' writes are then visible to this thread and to wgmma).
   __device__ __forceinline__ void acquire(int32_t step) const {
     const uint32_t g = base + step;
-    mbarrier_wait(&ring->full[WgmmaRing::stage(g)], WgmmaRing::phase(g));
+    mbarrier_wait(WgmmaRing::full_at(ring_at, g), WgmmaRing::phase(g));
   }
 
   // This warp is done with step `step`'s stage: its wgmma group has completed and its weight loads were consumed.
   __device__ __forceinline__ void release(int32_t step) const {
     __syncwarp();
-    if (threadIdx.x % 32 == 0) mbarrier_arrive(&ring->empty[WgmmaRing::stage(base + step)]);
+    if (threadIdx.x % 32 == 0) mbarrier_arrive(WgmmaRing::empty_at(ring_at, base + step));
   }
 
   // The A fragments of step `step` for this lane's rows (staged rows `rows`): a[s] = rows g, g+8 x elements (s, s+4)
@@ -264,31 +271,23 @@ struct WgmmaKernel {
     }
   }
 
+  // The step's 4 wgmmas (one per k16 slice) of N token columns.
   template <int N>
   __device__ __forceinline__ void issue_wgmmas(const uint32_t (&a)[4][4], const unsigned char* st,
                                                float (&acc)[kAcc]) const {
+    const uint32_t tokens = shared_address(st + L::kTokensAt);
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
-      const uint64_t b = wgmma_descriptor_sw128(st + L::kTokensAt + s * 32);
-      wgmma_f16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc), a[s], b);
-    }
-  }
-
-  __device__ __forceinline__ void issue_step(const uint32_t (&a)[4][4], const unsigned char* st, float (&acc)[kAcc]) const {
-    switch (columns / kColumnStep) {  // 1..4: a tile holds 1..kTokens slots
-      case 1: issue_wgmmas<32>(a, st, acc); break;
-      case 2: issue_wgmmas<64>(a, st, acc); break;
-      case 3: issue_wgmmas<96>(a, st, acc); break;
-      default: issue_wgmmas<128>(a, st, acc); break;  // 4 (a case without wgmmas would cost an empty one)
+      wgmma_f16_rs<N>(*reinterpret_cast<float(*)[N / 2]>(acc), a[s], wgmma_descriptor_sw128(tokens, s));
     }
   }
 
   // Step `step` with A registers a[P]; then, while its group runs, the copies of step + kLookahead and a[1 - P].
-  template <int P>
+  template <int N, int P>
   __device__ __forceinline__ void step_body(int32_t step, int32_t steps, const int (&rows)[2], uint32_t (&a)[2][4][4],
                                             float (&acc)[kAcc]) const {
     wgmma_fence();
-    issue_step(a[P], stage(step), acc);
+    issue_wgmmas<N>(a[P], stage(step), acc);
     wgmma_commit();
     wgmma_wait<1>();  // step - 1's group is done: a[1 - P] is free, and this warp leaves step - 1's stage
     if (step > 0) release(step - 1);
@@ -299,9 +298,15 @@ struct WgmmaKernel {
     }
   }
 
-  // The work item's K loop. The ring's position moves on by its steps; the CTA barrier at the end hands the
-  // pipeline's shared memory to the epilogue once every warpgroup's last group has completed.
-  __device__ void mainloop(float (&acc)[kAcc]) {
+  // The work item's K loop over N = `columns` token columns. The ring's position moves on by its steps; the CTA
+  // barrier at the end hands the pipeline's shared memory to the epilogue once every warpgroup's last group has
+  // completed. N is a template argument, one loop per N, rather than a switch in every step: the switch cost each
+  // warp about 10 instructions per step (tests and branches, a second wgmma fence, and an empty wgmma that carried the
+  // group's commit, since the compiler could not attach it to the last wgmma of every case). With the descriptors and
+  // barrier addresses below it, FC1 at deepseek-v3 T=4096 ran 13 % fewer instructions (1.89 against 2.16 billion) in
+  // the same time (H200): the loop is bound by each warp's chain of waits, not by instruction issue (benchmarks.md).
+  template <int N>
+  __device__ void mainloop_n(float (&acc)[kAcc]) {
     const int32_t steps = in.steps();
     const int rows[2] = {staged_row(0), staged_row(1)};
     for (int32_t s = 0; s < L::kLookahead && s < steps; ++s) issue(s);
@@ -309,14 +314,24 @@ struct WgmmaKernel {
     uint32_t a[2][4][4];
     prepare(0, rows, a[0]);
     for (int32_t step = 0; step < steps; step += 2) {
-      step_body<0>(step, steps, rows, a, acc);
-      if (step + 1 < steps) step_body<1>(step + 1, steps, rows, a, acc);
+      step_body<N, 0>(step, steps, rows, a, acc);
+      if (step + 1 < steps) step_body<N, 1>(step + 1, steps, rows, a, acc);
     }
     wgmma_wait<0>();
     wgmma_pin(acc);
     release(steps - 1);
     base += steps;
     __syncthreads();
+  }
+
+  __device__ void mainloop(float (&acc)[kAcc]) {
+    static_assert(kTokens / kColumnStep == 4, "one case per N");
+    switch (columns / kColumnStep) {  // 1..4: a tile holds 1..kTokens slots
+      case 1: mainloop_n<32>(acc); break;
+      case 2: mainloop_n<64>(acc); break;
+      case 3: mainloop_n<96>(acc); break;
+      default: mainloop_n<128>(acc); break;
+    }
   }
 
   // Sums -> [token][staged row] in shared memory; then per (token, 16-feature block): activation (FC1) and stores.
@@ -372,7 +387,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   uint32_t base = 0;
   for (int32_t round = 0;; ++round) {
     const int32_t item = gemm_work_item(p, persistent != 0, kFc1 ? 0 : 1, round, claimed);
-    K kernel{{p}, smem, &ring, &maps, &source, base, 0, {0, 0}};
+    K kernel{{p}, smem, shared_address(&ring), &maps, &source, base, 0, {0, 0}};
     if (item < 0 || !kernel.in.bind(item)) break;
     kernel.bind_item();
     float acc[K::kAcc];

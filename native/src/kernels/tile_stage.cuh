@@ -1,8 +1,8 @@
 // One K step of a tiled work item staged in shared memory: its weight rows (codes + their 4 block scales) and the
 // tile's TN tokens, copied with cp.async by the mma.sync kernels (moe_gemm_tiled.cu: 128 rows, tokens as NVFP4 codes
 // + scales or bf16 values). The warpgroup-MMA kernels (moe_gemm_wgmma.cu: 256 rows) fill their stages with their own
-// bulk copies and take from here the work items and the output stores (bind, store_token); the copy sources that
-// bind also computes go unused there.
+// bulk copies and take from here the work items and the output stores (bind, store_token); only the mma.sync kernels
+// call bind_copies for the copy sources.
 //
 // Staged weight rows i = 0..R-1 of a work item: FC1 silu: up rows of features [row0, row0+R/2) then the gate rows of
 // the same features (so a feature's up and gate land in the same lane); relu2 and FC2: rows [row0, row0+R).
@@ -77,6 +77,11 @@ struct TileStager {
                  : p.w2 + static_cast<int64_t>(w.expert) * p.hidden * (p.intermediate / 2);
     scales = kFc1 ? p.w1_scales : p.w2_scales;
     sa = kFc1 ? p.w1_sa : p.w2_sa;
+    return true;
+  }
+
+  // After bind: this thread's copy sources for issue_weights and issue.
+  __device__ __forceinline__ void bind_copies() {
     const int32_t row_bytes = k / 2;
     wide = k % 32 == 0 && (reinterpret_cast<uintptr_t>(kFc1 ? p.w1 : p.w2) & 15u) == 0;
     const int per_row = wide ? kStageBlocks / 2 : kStageBlocks, bytes = wide ? 16 : 8;
@@ -88,7 +93,6 @@ struct TileStager {
     const int32_t row = threadIdx.x < kRows ? weight_row(threadIdx.x) : -1;
     a_scale_src = row >= 0 ? scales + sa.offset(w.expert, row, 0) : nullptr;
     scale_step = sa.four_block_stride();
-    return true;
   }
 
   __device__ __forceinline__ int32_t steps() const { return (k_blocks + kStageBlocks - 1) / kStageBlocks; }
