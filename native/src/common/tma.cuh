@@ -9,7 +9,8 @@
 
 namespace b12x {
 
-// Box (x, y) of a 2-D tensor map (tensor_map.h): x counts elements along the contiguous dimension, y rows.
+// Box (x, y) of a 2-D tensor map (tensor_map.h): x counts elements along the contiguous dimension, y rows. `barrier` is
+// the shared address of the mbarrier that counts the bytes (mbarrier.cuh), here and in bulk_load.
 __device__ __forceinline__ void tma_load_2d(void* smem, const CUtensorMap* map, int32_t x, int32_t y,
                                             uint32_t barrier) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
