@@ -1,6 +1,7 @@
 // The token operand of the wgmma kernels (moe_gemm_wgmma.cu): the exact values of a slot's NVFP4 row (x-hat for FC1,
-// a-hat for FC2) as fp16 in global memory (exact: e2m1_fp16.cuh), written once by the producer of the codes (the step-1 quantiser, FC1's
-// epilogue) so that every row tile of the expert copies them instead of dequantising them again.
+// a-hat for FC2) as fp16 in global memory (exact: e2m1_fp16.cuh), written once by the producer of the codes (the
+// step-1 quantiser, FC1's epilogue) so that every row tile of the expert copies them instead of dequantising them
+// again.
 //
 // A row holds K rounded up to a multiple of 64 (padding blocks are zero). Each 64-element K step is stored as the
 // eight 16-byte chunks the kernel copies into wgmma's canonical B layout: chunk q = 2s + h holds, for lane column

@@ -20,7 +20,7 @@ internal sealed class CudaMoeBackend : IMoeBackend
     /// Largest workspace one native call gets; longer batches run in token chunks of the same strategy, which
     /// gives the same bits where the strategy is batch-invariant (docs/kernels.md: within micro and dynamic, and
     /// within static while the chunks stay on the whole batch's side of the narrow kernels' bound). The fp32 FC2
-    /// rows (4·H bytes per routed pair) and, for the sm_90a kernels, the bf16 token planes ((H + I)·2 bytes)
+    /// rows (4·H bytes per routed pair) and, for the sm_90a kernels, the fp16 token planes ((H + I)·2 bytes)
     /// dominate: deepseek-v3 needs about 390 KB per token, so 4 GiB runs 4,096 tokens in one call. Chunks cost
     /// speed, as each expert's tokens are split over several calls: on an H200 deepseek-v3 T=4096 took 12.96 ms
     /// through 1 GiB chunks against 10.08 ms in one native call.
